@@ -15,7 +15,6 @@ import os
 
 os.environ.setdefault("CI", "true")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def _without_stderr(outputs):
