@@ -1,0 +1,191 @@
+"""CNN + LSTM video classifier: a 2D CNN per frame, a recurrent layer over time."""
+
+import keras
+
+from videokit.layers.attention import TemporalAttentionPooling
+
+_DEFAULTS = {
+    "input_shape": (16, 64, 64, 3),
+    "filters": (16, 32, 64),
+    "rnn_units": 64,
+    "dropout": 0.0,
+}
+
+PRESETS = {
+    # Trains in seconds on a CPU: 8 frames of 32x32, two narrow conv blocks.
+    "small": {"input_shape": (8, 32, 32, 3), "filters": (8, 16), "rnn_units": 32, "dropout": 0.0},
+    # Close to the sizes of LRCN (Donahue et al. 2015): 16 frames of 112x112,
+    # a wide CNN and a 256-unit LSTM. Meant for a GPU.
+    "paper": {
+        "input_shape": (16, 112, 112, 3),
+        "filters": (64, 128, 256, 256),
+        "rnn_units": 256,
+        "dropout": 0.5,
+    },
+}
+
+_RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+_POOLINGS = ("last", "attention")
+
+
+def cnn_lstm(
+    input_shape=None,
+    num_classes=8,
+    *,
+    backbone=None,
+    filters=None,
+    rnn="lstm",
+    rnn_units=None,
+    pooling="last",
+    dropout=None,
+    preset=None,
+    name="cnn_lstm",
+):
+    """Builds a CNN + LSTM (LRCN-style) video classifier.
+
+    The same 2D CNN encodes every frame into a feature vector
+    (`TimeDistributed`), a recurrent layer (LSTM or GRU) reads the sequence of
+    frame features, and a softmax layer classifies the clip from the last
+    recurrent state (`pooling="last"`) or from an attention-weighted average of
+    all its states (`pooling="attention"`, see `TemporalAttentionPooling`).
+
+    The default frame CNN is trained from scratch: one block per entry of
+    `filters` (Conv2D 3x3, BatchNormalization, ReLU, 2x2 MaxPooling), then
+    GlobalAveragePooling2D. Any `keras.Model` that maps one frame to features
+    can replace it through `backbone`, e.g.
+    `keras.applications.MobileNetV3Small(weights=None, include_top=False,
+    pooling="avg", input_shape=(112, 112, 3))`. videokit never downloads
+    weights: build the backbone with `weights=None` or a path to a local
+    weights file. Set `backbone.trainable = False` to keep it frozen.
+
+    Arguments left as `None` take their value from `preset` if one is given,
+    else from the defaults below; explicit arguments always win.
+
+    Args:
+        input_shape: Clip shape `(time, height, width, channels)`. Defaults to
+            `(16, 64, 64, 3)`.
+        num_classes: Number of classes of the softmax output.
+        backbone: Optional `keras.Model` mapping a frame `(height, width,
+            channels)` to a feature vector `(features,)` (or to a feature map,
+            which is then averaged over space). Replaces the default CNN.
+        filters: Filters of the conv blocks of the default CNN, one block per
+            entry. Defaults to `(16, 32, 64)`. Ignored with `backbone`.
+        rnn: `"lstm"` or `"gru"`.
+        rnn_units: Size of the recurrent state. Defaults to 64.
+        pooling: `"last"` (last recurrent state) or `"attention"`.
+        dropout: Dropout rate on the frame features and before the classifier.
+            Defaults to 0.
+        preset: `None`, `"small"` (8x32x32 clips, trains in seconds on a CPU)
+            or `"paper"` (16x112x112 clips, LRCN-like sizes, for a GPU).
+        name: Name of the model.
+
+    Input shape:
+        `(batch, time, height, width, channels)` float frames, e.g. scaled to
+        `[0, 1]` (a Keras application backbone may expect `[0, 255]`).
+
+    Output shape:
+        `(batch, num_classes)` class probabilities, float32 also under a mixed
+        precision policy.
+
+    Returns:
+        A functional `keras.Model`.
+
+    Example:
+
+    >>> model = cnn_lstm(preset="small", num_classes=4, pooling="attention")
+    >>> model.output_shape
+    (None, 4)
+    >>> model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+
+    With `pooling="attention"`, the weights over the frames come from calling
+    the attention layer once more on the recurrent states:
+
+    >>> attention = model.get_layer("attention_pooling")
+    >>> sequence = model.get_layer("lstm").output
+    >>> weights_model = keras.Model(model.input, attention(sequence, return_attention=True)[1])
+    >>> weights_model.output_shape
+    (None, 8)
+    """
+    settings = _resolve_settings(
+        preset, input_shape=input_shape, filters=filters, rnn_units=rnn_units, dropout=dropout
+    )
+    clip_shape = _validate_clip_shape(settings["input_shape"])
+    if rnn not in _RNN_LAYERS:
+        raise ValueError(f"cnn_lstm expects rnn to be one of {sorted(_RNN_LAYERS)}; got {rnn!r}.")
+    if pooling not in _POOLINGS:
+        raise ValueError(f"cnn_lstm expects pooling to be one of {_POOLINGS}; got {pooling!r}.")
+
+    frame_shape = clip_shape[1:]
+    if backbone is None:
+        encoder = _frame_encoder(frame_shape, settings["filters"])
+    else:
+        encoder = _wrap_backbone(backbone, frame_shape)
+
+    clips = keras.Input(shape=clip_shape, name="clips")
+    features = keras.layers.TimeDistributed(encoder, name="frame_features")(clips)
+    features = _maybe_dropout(features, settings["dropout"], "feature_dropout")
+    states = _RNN_LAYERS[rnn](
+        settings["rnn_units"], return_sequences=pooling == "attention", name=rnn
+    )(features)
+    if pooling == "attention":
+        states = TemporalAttentionPooling(units=settings["rnn_units"], name="attention_pooling")(states)
+    states = _maybe_dropout(states, settings["dropout"], "classifier_dropout")
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classifier")(
+        states
+    )
+    return keras.Model(clips, probabilities, name=name)
+
+
+def _maybe_dropout(tensor, rate, name):
+    return keras.layers.Dropout(rate, name=name)(tensor) if rate else tensor
+
+
+def _resolve_settings(preset, **explicit):
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"cnn_lstm expects preset to be None or one of {sorted(PRESETS)}; got {preset!r}.")
+    settings = {**_DEFAULTS, **PRESETS.get(preset, {})}
+    settings.update({key: value for key, value in explicit.items() if value is not None})
+    return settings
+
+
+def _validate_clip_shape(input_shape):
+    if len(input_shape) != 4:
+        raise ValueError(
+            "cnn_lstm expects input_shape=(time, height, width, channels), "
+            f"e.g. (16, 64, 64, 3); got {tuple(input_shape)}."
+        )
+    return tuple(input_shape)
+
+
+def _frame_encoder(frame_shape, filters):
+    frames = keras.Input(shape=frame_shape, name="frame")
+    x = frames
+    for index, block_filters in enumerate(filters):
+        x = keras.layers.Conv2D(block_filters, 3, padding="same", use_bias=False, name=f"conv{index}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
+        x = keras.layers.ReLU(name=f"relu{index}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
+    features = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    return keras.Model(frames, features, name="frame_encoder")
+
+
+def _wrap_backbone(backbone, frame_shape):
+    backbone_frame_shape = tuple(backbone.input_shape[1:])
+    compatible = len(backbone_frame_shape) == len(frame_shape) and all(
+        expected is None or expected == actual for expected, actual in zip(backbone_frame_shape, frame_shape)
+    )
+    if not compatible:
+        raise ValueError(
+            f"cnn_lstm expects a backbone taking frames of shape {frame_shape} "
+            f"(height, width, channels of input_shape); the backbone takes {backbone_frame_shape}."
+        )
+    if len(backbone.output_shape) == 2:
+        return backbone
+    if len(backbone.output_shape) != 4:
+        raise ValueError(
+            "cnn_lstm expects a backbone returning features (batch, features) or a feature map "
+            f"(batch, height, width, channels); the backbone returns {backbone.output_shape}."
+        )
+    frames = keras.Input(shape=frame_shape, name="frame")
+    features = keras.layers.GlobalAveragePooling2D(name="average")(backbone(frames))
+    return keras.Model(frames, features, name="frame_encoder")

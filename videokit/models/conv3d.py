@@ -1,0 +1,340 @@
+"""3D convolutional video classifiers: C3D, R3D and R(2+1)D.
+
+* `c3d`: Tran et al. 2015, "Learning Spatiotemporal Features with 3D
+  Convolutional Networks" (https://arxiv.org/abs/1412.0767).
+* `r3d` and `r2plus1d`: the 18-layer video ResNets of Tran et al. 2018, "A
+  Closer Look at Spatiotemporal Convolutions for Action Recognition"
+  (https://arxiv.org/abs/1711.11248). Both share one ResNet skeleton and differ
+  only in the convolution: full ``3x3x3`` (`r3d`) or (2+1)D (`r2plus1d`).
+
+Every builder has two presets: ``"paper"`` (the published configuration, the
+default) and ``"small"`` (``8x32x32`` clips, few filters, 8 classes like
+`videokit.data.moving_shapes`), which trains in seconds on a CPU. Explicit
+arguments override the preset.
+"""
+
+import keras
+
+from videokit.layers.conv2plus1d import Conv2Plus1D
+
+_C3D_PRESETS = {
+    "paper": {
+        "input_shape": (16, 112, 112, 3),
+        "num_classes": 487,
+        "filters": (64, 128, 256, 256, 512, 512, 512, 512),
+        "fc_units": 4096,
+    },
+    "small": {
+        "input_shape": (8, 32, 32, 3),
+        "num_classes": 8,
+        "filters": (8, 16, 32, 32, 64, 64, 64, 64),
+        "fc_units": 128,
+    },
+}
+
+_RESNET_PRESETS = {
+    "paper": {
+        "input_shape": (16, 112, 112, 3),
+        "num_classes": 400,
+        "stem_filters": 64,
+        "stage_filters": (64, 128, 256, 512),
+        "blocks_per_stage": (2, 2, 2, 2),
+    },
+    "small": {
+        "input_shape": (8, 32, 32, 3),
+        "num_classes": 8,
+        "stem_filters": 8,
+        "stage_filters": (8, 16, 32, 64),
+        "blocks_per_stage": (2, 2, 2, 2),
+    },
+}
+
+# C3D: (name of the convolutions, pool size) per block; pool5 pads like Caffe.
+_C3D_BLOCKS = (
+    (("conv1a",), (1, 2, 2)),
+    (("conv2a",), (2, 2, 2)),
+    (("conv3a", "conv3b"), (2, 2, 2)),
+    (("conv4a", "conv4b"), (2, 2, 2)),
+    (("conv5a", "conv5b"), (2, 2, 2)),
+)
+_C3D_MIN_FRAMES = 8
+_C3D_MIN_PIXELS = 16
+
+
+def _resolve(presets, preset, overrides):
+    """The preset's settings, with every non-`None` override replacing its value."""
+    preset = "paper" if preset is None else preset
+    if preset not in presets:
+        raise ValueError(f"`preset` must be one of {sorted(presets)} or None, got {preset!r}.")
+    settings = dict(presets[preset])
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    return settings
+
+
+def _check_input_shape(input_shape, model_name, allow_none):
+    """Check ``input_shape`` is ``(time, height, width, channels)``."""
+    shape = tuple(input_shape)
+    sizes_ok = all(
+        (size is None and allow_none) or (isinstance(size, int) and size > 0)
+        for size in shape[:3]
+    )
+    channels_ok = len(shape) == 4 and isinstance(shape[3], int) and shape[3] > 0
+    if len(shape) != 4 or not sizes_ok or not channels_ok:
+        sizes = "positive ints or None" if allow_none else "positive ints"
+        raise ValueError(
+            f"{model_name} expects `input_shape=(time, height, width, channels)` "
+            f"(one clip, without the batch axis) with {sizes}, got {input_shape!r}."
+        )
+    return shape
+
+
+def _check_num_classes(num_classes, model_name):
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"{model_name} expects a positive int `num_classes`, got {num_classes!r}.")
+
+
+def _check_c3d_clip_size(shape):
+    time, height, width, _ = shape
+    if time < _C3D_MIN_FRAMES or height < _C3D_MIN_PIXELS or width < _C3D_MIN_PIXELS:
+        raise ValueError(
+            f"c3d halves time 3 times and height and width 4 times before pool5, so it "
+            f"needs clips of shape (time, height, width, channels) with time >= "
+            f"{_C3D_MIN_FRAMES} and height, width >= {_C3D_MIN_PIXELS}; got {shape}."
+        )
+
+
+def _classifier(x, num_classes, classifier_activation):
+    """Dense classifier, kept in float32 under a mixed precision policy."""
+    return keras.layers.Dense(
+        num_classes, activation=classifier_activation, dtype="float32", name="predictions"
+    )(x)
+
+
+def c3d(
+    input_shape=None,
+    num_classes=None,
+    *,
+    preset=None,
+    filters=None,
+    fc_units=None,
+    dropout=0.5,
+    classifier_activation="softmax",
+    name="c3d",
+):
+    """Build C3D (Tran et al. 2015), a VGG-style network of 3x3x3 convolutions.
+
+    Eight ``3x3x3`` convolutions (stride 1, `"same"` padding, ReLU) in five
+    blocks, each followed by a max pooling: pool1 is ``1x2x2`` (it keeps time
+    at first), pools 2-5 are ``2x2x2``. Like the original Caffe net, pool5
+    pads the bottom and right, so a ``16x112x112`` clip ends in a ``1x4x4x512``
+    map, i.e. 8192 features. Then two fully connected layers fc6, fc7 with ReLU
+    and dropout and a softmax classifier. The paper configuration on Sports-1M
+    (487 classes) has 79,991,015 parameters: 27,655,936 in the convolutions
+    and 52,335,079 in the fully connected layers.
+
+    Args:
+        input_shape: tuple ``(time, height, width, channels)`` of one clip;
+            time at least 8, height and width at least 16.
+            Default from the preset: ``(16, 112, 112, 3)`` (paper) or
+            ``(8, 32, 32, 3)`` (small).
+        num_classes: int, number of classes. Default from the preset: 487
+            (Sports-1M, paper) or 8 (small, as `videokit.data.moving_shapes`).
+        preset: `"paper"` (default when `None`) or `"small"`.
+        filters: tuple of eight ints, the channels of conv1a ... conv5b.
+            Default from the preset: ``(64, 128, 256, 256, 512, 512, 512, 512)``
+            or ``(8, 16, 32, 32, 64, 64, 64, 64)``.
+        fc_units: int, width of fc6 and fc7: 4096 (paper) or 128 (small).
+        dropout: float, dropout rate after fc6 and fc7.
+        classifier_activation: activation of the classifier, `"softmax"` or
+            `None` for logits.
+        name: name of the model.
+
+    Returns:
+        A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
+        (pixel values as they come, e.g. floats in ``[0, 1]``) to class
+        probabilities ``(batch, num_classes)`` in float32.
+
+    Example:
+
+    >>> model = c3d(preset="small")
+    >>> model.output_shape
+    (None, 8)
+    >>> c3d(num_classes=487).count_params()
+    79991015
+    """
+    settings = _resolve(
+        _C3D_PRESETS,
+        preset,
+        {"input_shape": input_shape, "num_classes": num_classes, "filters": filters,
+         "fc_units": fc_units},
+    )
+    shape = _check_input_shape(settings["input_shape"], "c3d", allow_none=False)
+    _check_c3d_clip_size(shape)
+    _check_num_classes(settings["num_classes"], "c3d")
+    conv_filters = tuple(settings["filters"])
+    conv_names = [conv for convs, _ in _C3D_BLOCKS for conv in convs]
+    if len(conv_filters) != len(conv_names):
+        raise ValueError(
+            f"c3d expects `filters` with {len(conv_names)} ints, one per convolution "
+            f"{tuple(conv_names)}, got {settings['filters']!r}."
+        )
+
+    inputs = keras.Input(shape, name="clips")
+    x = inputs
+    filters_by_conv = dict(zip(conv_names, conv_filters))
+    for index, (convs, pool_size) in enumerate(_C3D_BLOCKS, start=1):
+        for conv in convs:
+            x = keras.layers.Conv3D(
+                filters_by_conv[conv], 3, padding="same", activation="relu", name=conv
+            )(x)
+        last = index == len(_C3D_BLOCKS)
+        x = keras.layers.MaxPooling3D(
+            pool_size, padding="same" if last else "valid", name=f"pool{index}"
+        )(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for layer in ("fc6", "fc7"):
+        x = keras.layers.Dense(settings["fc_units"], activation="relu", name=layer)(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout{layer[-1]}")(x)
+    outputs = _classifier(x, settings["num_classes"], classifier_activation)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _conv3d_factory(filters, kernel_size, strides, name):
+    return keras.layers.Conv3D(
+        filters, kernel_size, strides=strides, padding="same", use_bias=False, name=name
+    )
+
+
+def _conv2plus1d_factory(filters, kernel_size, strides, name):
+    return Conv2Plus1D(filters, kernel_size, strides=strides, use_bias=False, name=name)
+
+
+def _batch_norm_relu(x, name, relu=True):
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+
+def _residual_block(x, filters, strides, conv_factory, name):
+    """Basic ResNet block: conv-BN-ReLU-conv-BN, plus a (projected) shortcut, ReLU."""
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = keras.layers.Conv3D(
+            filters, 1, strides=strides, use_bias=False, name=f"{name}_shortcut"
+        )(x)
+        shortcut = keras.layers.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
+    x = conv_factory(filters, (3, 3, 3), strides, f"{name}_conv1")(x)
+    x = _batch_norm_relu(x, f"{name}_conv1")
+    x = conv_factory(filters, (3, 3, 3), 1, f"{name}_conv2")(x)
+    x = _batch_norm_relu(x, f"{name}_conv2", relu=False)
+    x = keras.layers.Add(name=f"{name}_add")([x, shortcut])
+    return keras.layers.ReLU(name=f"{name}_out")(x)
+
+
+def _video_resnet(conv_factory, model_name, arguments):
+    """The ResNet-18-style skeleton shared by `r3d` and `r2plus1d`.
+
+    ``conv_factory(filters, kernel_size, strides, name)`` returns the layer
+    used for every ``3x3x3`` convolution and for the ``3x7x7`` stem.
+    """
+    overrides = {key: value for key, value in arguments.items() if key in _RESNET_PRESETS["paper"]}
+    settings = _resolve(_RESNET_PRESETS, arguments["preset"], overrides)
+    shape = _check_input_shape(settings["input_shape"], model_name, allow_none=True)
+    _check_num_classes(settings["num_classes"], model_name)
+    stage_filters = tuple(settings["stage_filters"])
+    blocks_per_stage = tuple(settings["blocks_per_stage"])
+    if len(stage_filters) != len(blocks_per_stage):
+        raise ValueError(
+            f"{model_name} expects one number of blocks per stage, got stage_filters="
+            f"{stage_filters} and blocks_per_stage={blocks_per_stage}."
+        )
+
+    inputs = keras.Input(shape, name="clips")
+    x = conv_factory(settings["stem_filters"], (3, 7, 7), (1, 2, 2), "stem_conv")(inputs)
+    x = _batch_norm_relu(x, "stem")
+    for stage, (filters, blocks) in enumerate(zip(stage_filters, blocks_per_stage), start=1):
+        for block in range(1, blocks + 1):
+            strides = 2 if stage > 1 and block == 1 else 1
+            x = _residual_block(x, filters, strides, conv_factory, f"stage{stage}_block{block}")
+    x = keras.layers.GlobalAveragePooling3D(name="avg_pool")(x)
+    outputs = _classifier(x, settings["num_classes"], arguments["classifier_activation"])
+    return keras.Model(inputs, outputs, name=arguments["name"])
+
+
+_RESNET_DOC = """Build {title}, an 18-layer video ResNet (Tran et al. 2018){summary}
+
+    A stem convolution with a ``3x7x7`` kernel and strides ``(1, 2, 2)``,
+    then four stages of basic residual blocks (two ``3x3x3`` convolutions with
+    batch normalization, added to the input or to a ``1x1x1`` projection when
+    the shape changes); the first block of stages 2-4 halves time, height and
+    width. Global average pooling and a softmax classifier follow.
+
+    Args:
+        input_shape: tuple ``(time, height, width, channels)`` of one clip
+            (time, height and width may be `None`). Default from the preset:
+            ``(16, 112, 112, 3)`` (paper) or ``(8, 32, 32, 3)`` (small).
+        num_classes: int. Default from the preset: 400 (Kinetics-400, paper)
+            or 8 (small, as `videokit.data.moving_shapes`).
+        preset: `"paper"` (default when `None`) or `"small"`.
+        stem_filters: int, channels of the stem: 64 (paper) or 8 (small).
+        stage_filters: tuple of ints, channels of each stage:
+            ``(64, 128, 256, 512)`` (paper) or ``(8, 16, 32, 64)`` (small).
+        blocks_per_stage: tuple of ints, residual blocks in each stage:
+            ``(2, 2, 2, 2)`` in both presets.
+        classifier_activation: activation of the classifier, `"softmax"` or
+            `None` for logits.
+        name: name of the model.
+
+    Returns:
+        A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
+        to class probabilities ``(batch, num_classes)`` in float32.
+
+    Example:
+
+    >>> model = {function}(preset="small")
+    >>> model.output_shape
+    (None, 8)
+    """
+
+
+def r3d(
+    input_shape=None,
+    num_classes=None,
+    *,
+    preset=None,
+    stem_filters=None,
+    stage_filters=None,
+    blocks_per_stage=None,
+    classifier_activation="softmax",
+    name="r3d",
+):
+    return _video_resnet(_conv3d_factory, "r3d", locals())
+
+
+def r2plus1d(
+    input_shape=None,
+    num_classes=None,
+    *,
+    preset=None,
+    stem_filters=None,
+    stage_filters=None,
+    blocks_per_stage=None,
+    classifier_activation="softmax",
+    name="r2plus1d",
+):
+    return _video_resnet(_conv2plus1d_factory, "r2plus1d", locals())
+
+
+r3d.__doc__ = _RESNET_DOC.format(
+    title="R3D",
+    summary=", with full 3D convolutions.\n\n    The paper configuration has "
+    "33,371,472 trainable parameters, as torchvision's ``r3d_18``.",
+    function="r3d",
+)
+r2plus1d.__doc__ = _RESNET_DOC.format(
+    title="R(2+1)D",
+    summary=", with (2+1)D convolutions.\n\n    Every 3D convolution of `r3d` "
+    "becomes a `videokit.layers.Conv2Plus1D`: a spatial ``1xdxd`` convolution,\n"
+    "    batch normalization, ReLU and a temporal ``tx1x1`` convolution, with the\n"
+    "    intermediate channels chosen so the weight count stays that of `r3d`.",
+    function="r2plus1d",
+)
