@@ -9,7 +9,7 @@ import importlib
 
 from videokit.data.synthetic import SHAPE_CLASSES, moving_digits, moving_shapes
 
-_LAZY = {"VideoFolder": "folder", "ClipSequence": "folder"}
+_LAZY = {"VideoFolder": "folder", "ClipSequence": "sequence"}
 
 __all__ = ["SHAPE_CLASSES", "moving_digits", "moving_shapes", *_LAZY]
 
