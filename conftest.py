@@ -39,3 +39,10 @@ def _ignore_stderr_in_nbval():
 
 
 _ignore_stderr_in_nbval()
+
+
+def pytest_configure(config):
+    """Validate notebooks with nbval, in this environment's kernel, whenever nbval is installed."""
+    if hasattr(config.option, "nbval") and not config.option.nbval_lax:
+        config.option.nbval = True
+        config.option.nbval_current_env = True

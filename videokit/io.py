@@ -117,7 +117,8 @@ def sample_indices(total, num_frames=None, *, frame_step=1, start=0, sampling="u
 
     Policies:
         * ``"all"`` (also any policy with ``num_frames=None``): every
-          ``frame_step``-th frame from ``start`` to the end.
+          ``frame_step``-th frame from ``start`` to the end, or the first
+          ``num_frames`` of them.
         * ``"uniform"``: ``num_frames`` frames spread evenly from ``start`` to
           the last frame (``frame_step`` is not used).
         * ``"clip"``: ``num_frames`` frames ``frame_step`` apart from ``start``.
@@ -145,9 +146,13 @@ def sample_indices(total, num_frames=None, *, frame_step=1, start=0, sampling="u
         raise ValueError(f"frame_step must be >= 1 and start >= 0, got {frame_step} and {start}.")
     if num_frames is None or sampling == "all":
         indices = np.arange(start, total, frame_step, dtype=np.int64)
-        if len(indices) == 0:
-            raise ValueError(f"has {total} frames, none from frame {start} on.")
-        return indices if num_frames is None else _first(indices, num_frames, total, start, frame_step)
+        wanted = 1 if num_frames is None else num_frames
+        if len(indices) < wanted:
+            raise ValueError(
+                f"has {total} frames; {wanted} frames with frame_step {frame_step} from frame {start} "
+                f"need at least {start + (wanted - 1) * frame_step + 1}."
+            )
+        return indices[:num_frames]
     if num_frames < 1:
         raise ValueError(f"num_frames must be at least 1, got {num_frames}.")
     available = total - start

@@ -137,7 +137,8 @@ def _step_function(model, batch_size):
     """Returns `step(frame) -> prediction` that runs `model` one frame at a time.
 
     The step is a compiled model whose inputs and outputs are the frame and the
-    ConvLSTM states (`h`, `c` of every layer); it shares the weights of `model`.
+    ConvLSTM states (`h`, `c` of every layer). Its ConvLSTM layers are copies of
+    those of `model` that also return their states.
     """
     frame = keras.Input(shape=model.input_shape[2:])
     hidden, state_inputs, state_outputs = frame, [], []
@@ -146,7 +147,10 @@ def _step_function(model, batch_size):
             continue
         if isinstance(layer, keras.layers.ConvLSTM2D):
             states = [keras.Input(shape=layer.output.shape[2:]) for _ in ("h", "c")]
-            hidden, new_states = layer.cell(hidden, states)
+            stepper = keras.layers.ConvLSTM2D.from_config({**layer.get_config(), "return_state": True})
+            hidden, *new_states = stepper(ops.expand_dims(hidden, 1), initial_state=states)
+            stepper.set_weights(layer.get_weights())
+            hidden = hidden[:, 0]
             state_inputs += states
             state_outputs += new_states
         else:  # A per-frame layer: apply it to a clip of one frame.

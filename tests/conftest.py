@@ -1,0 +1,28 @@
+"""Shared fixtures: small real video files written with videokit.io."""
+
+import numpy as np
+import pytest
+
+from videokit import io
+
+
+def indexed_frames(num_frames, height=48, width=64, step=8):
+    """Frames whose flat grey level encodes their index: level = 20 + step * index."""
+    if 20 + step * (num_frames - 1) > 255:
+        raise ValueError(f"{num_frames} frames do not fit in grey levels {step} apart.")
+    levels = 20 + step * np.arange(num_frames)
+    return np.broadcast_to(levels[:, None, None, None], (num_frames, height, width, 3)).astype(np.uint8)
+
+
+def frame_index(frame, step=8):
+    """The index ``indexed_frames`` encoded in a decoded frame."""
+    return int(round((float(frame.mean()) - 20) / step))
+
+
+@pytest.fixture
+def make_video(tmp_path):
+    def make(name, frames=None, **options):
+        frames = indexed_frames(24) if frames is None else frames
+        return io.write_video(tmp_path / name, frames, **options)
+
+    return make
