@@ -324,7 +324,10 @@ def _video_stream(container, path):
 def _stream_index(path):
     """The packet index of a file, cached while the file is unchanged."""
     status = path.stat()
-    return _cached_index((str(path.resolve()), status.st_size, status.st_mtime_ns))
+    try:
+        return _cached_index((str(path.resolve()), status.st_size, status.st_mtime_ns))
+    except VideoReadError as error:  # Name the file as the user did, not its resolved path.
+        raise VideoReadError(path, error.problem) from None
 
 
 @functools.lru_cache(maxsize=4096)  # functools.lru_cache is thread-safe.

@@ -1,0 +1,129 @@
+import logging
+
+import keras
+import numpy as np
+import pytest
+
+from videokit import io
+from videokit.data import VideoFolder, moving_shapes
+from tests.conftest import indexed_frames
+
+
+@pytest.fixture
+def video_folder(tmp_path):
+    """A UCF101-style folder: three classes, four 20-frame clips each."""
+    videos, labels, class_names = moving_shapes(12, num_frames=20, size=40)
+    root = tmp_path / "clips"
+    for number, (video, label) in enumerate(zip(videos, labels)):
+        name = ["bounce", "grow", "move_left"][number % 3]
+        io.write_video(root / name / f"v_{name}_g{number:02d}.mp4", video, fps=10)
+    return root
+
+
+def test_classes_are_sorted_folder_names_and_clips_have_the_asked_shape(video_folder):
+    folder = VideoFolder(video_folder, num_frames=8, size=(32, 36), crop_size=24)
+    assert folder.class_names == ["bounce", "grow", "move_left"]
+    assert len(folder) == 12 and folder.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    clip, label = folder.load(5)
+    assert clip.shape == folder.clip_shape == (8, 24, 24, 3)
+    assert clip.dtype == np.float32 and 0 <= clip.min() and clip.max() <= 1 and label == 1
+
+
+def test_loading_is_reproducible_per_epoch(video_folder):
+    folder = VideoFolder(video_folder, num_frames=4, size=32, crop_size=24, augment=True)
+    np.testing.assert_array_equal(folder.load(3, epoch=1)[0], folder.load(3, epoch=1)[0])
+    assert any(not np.array_equal(folder.load(3, epoch=0)[0], folder.load(3, epoch=e)[0]) for e in range(1, 5))
+
+
+def test_augmentation_is_the_same_for_every_frame_of_a_clip(tmp_path):
+    image = np.random.default_rng(0).integers(0, 255, (1, 32, 32, 3), dtype=np.uint8)
+    io.write_video(tmp_path / "data" / "still" / "a.mp4", np.repeat(image, 12, axis=0), quality=0)
+    folder = VideoFolder(tmp_path / "data", num_frames=6, size=32, crop_size=20, augment=True)
+    for epoch in range(6):
+        clip, _ = folder.load(0, epoch=epoch)
+        spread = np.abs(clip - clip[:1]).max()
+        assert spread < 0.05, f"frames of one clip were cropped or flipped differently (epoch {epoch})"
+
+
+def test_ucf101_split_file(video_folder, tmp_path):
+    split = tmp_path / "trainlist01.txt"
+    split.write_text("grow/v_grow_g01.mp4 2\nmove_left/v_move_left_g02.mp4 3\n\n")
+    folder = VideoFolder(video_folder, split_file=split, num_frames=4, size=24)
+    assert [(path.name, label) for path, label in folder.samples] == [("v_grow_g01.mp4", 1), ("v_move_left_g02.mp4", 2)]
+
+
+def test_split_file_with_an_unknown_class_names_the_line(video_folder, tmp_path):
+    split = tmp_path / "testlist01.txt"
+    split.write_text("grow/v_grow_g01.mp4\nJuggling/v_Juggling_g01.avi\n")
+    with pytest.raises(ValueError, match=r"testlist01.txt, line 2: unknown class 'Juggling'"):
+        VideoFolder(video_folder, split_file=split)
+
+
+def test_hmdb51_split_folder(video_folder, tmp_path):
+    splits = tmp_path / "testTrainMulti_7030_splits"
+    splits.mkdir()
+    (splits / "grow_test_split1.txt").write_text("v_grow_g01.mp4 1 \nv_grow_g04.mp4 2 \nv_grow_g07.mp4 0 \n")
+    (splits / "grow_test_split2.txt").write_text("v_grow_g01.mp4 2 \n")
+    train = VideoFolder(video_folder, split_file=splits, split=1, subset="train", num_frames=4, size=24)
+    test = VideoFolder(video_folder, split_file=splits, split=1, subset="test", num_frames=4, size=24)
+    assert [path.name for path, _ in train.samples] == ["v_grow_g01.mp4"]
+    assert [path.name for path, _ in test.samples] == ["v_grow_g04.mp4"]
+
+
+def test_empty_and_missing_folders_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="dataset folder not found"):
+        VideoFolder(tmp_path / "missing")
+    with pytest.raises(ValueError, match="no class folders found"):
+        VideoFolder(tmp_path)
+    (tmp_path / "walking").mkdir()
+    (tmp_path / "walking" / "readme.txt").write_text("no videos here")
+    with pytest.raises(ValueError, match=r"no video files found \(looked for .avi, .mp4"):
+        VideoFolder(tmp_path)
+
+
+def test_corrupt_video_raises_or_is_skipped_with_a_warning(video_folder, caplog):
+    corrupt = video_folder / "grow" / "v_grow_g99.mp4"
+    corrupt.write_text("not a video")
+    strict = VideoFolder(video_folder, num_frames=4, size=24, sampling="center")
+    position = [path for path, _ in strict.samples].index(corrupt)
+    with pytest.raises(io.VideoReadError, match="v_grow_g99.mp4: not a video"):
+        strict.load(position)
+    lenient = VideoFolder(video_folder, num_frames=4, size=24, on_error="skip")
+    with caplog.at_level(logging.WARNING, logger="videokit"):
+        clip, label = lenient.load(position)
+    assert clip.shape == (4, 24, 24, 3)
+    assert "skipped" in caplog.text and "v_grow_g99.mp4" in caplog.text and "1 video(s) skipped" in caplog.text
+    problems = VideoFolder(video_folder, num_frames=4, size=24, on_error="skip").check(progress=False)
+    assert [path.name for path, _ in problems] == ["v_grow_g99.mp4"]
+
+
+def test_too_short_video_is_reported_by_check(video_folder):
+    io.write_video(video_folder / "grow" / "v_grow_short.mp4", indexed_frames(3))
+    folder = VideoFolder(video_folder, num_frames=8, size=24)
+    with pytest.raises(io.VideoReadError, match=r"v_grow_short.mp4: has 3 frames.*\(1 unreadable videos in all\)"):
+        folder.check(progress=False)
+
+
+@pytest.mark.parametrize("use_multiprocessing", [False, True])
+def test_pydataset_trains_a_keras_model(video_folder, use_multiprocessing):
+    folder = VideoFolder(video_folder, num_frames=4, size=24, augment=True)
+    sequence = folder.as_pydataset(batch_size=5, workers=2, use_multiprocessing=use_multiprocessing)
+    clips, labels = sequence[0]
+    assert len(sequence) == 3 and clips.shape == (5, 4, 24, 24, 3) and labels.shape == (5,)
+    assert sorted(np.concatenate([sequence[i][1] for i in range(3)]).tolist()) == sorted(folder.labels.tolist())
+    model = keras.Sequential([keras.Input(folder.clip_shape), keras.layers.GlobalAveragePooling3D(),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    history = model.fit(sequence, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+
+
+def test_tf_dataset_batches(video_folder):
+    pytest.importorskip("tensorflow")
+    folder = VideoFolder(video_folder, num_frames=4, size=24, seed=1)
+    dataset = folder.as_tf_dataset(batch_size=5)
+    batches = [(clips.numpy(), labels.numpy()) for clips, labels in dataset]
+    assert [clips.shape for clips, _ in batches] == [(5, 4, 24, 24, 3), (5, 4, 24, 24, 3), (2, 4, 24, 24, 3)]
+    assert sorted(np.concatenate([labels for _, labels in batches]).tolist()) == sorted(folder.labels.tolist())
+    second_epoch = [clips.numpy() for clips, _ in dataset]
+    assert not np.array_equal(np.concatenate([c for c, _ in batches]), np.concatenate(second_epoch))

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from videokit.data import SHAPE_CLASSES, moving_digits, moving_shapes
+
+
+def test_moving_shapes_shapes_types_and_balanced_labels():
+    videos, labels, class_names = moving_shapes(20, num_frames=8, size=32)
+    assert videos.shape == (20, 8, 32, 32, 3) and videos.dtype == np.uint8
+    assert labels.dtype == np.int32 and class_names == SHAPE_CLASSES and len(class_names) >= 8
+    assert np.bincount(labels, minlength=8).tolist() == [3, 3, 3, 3, 2, 2, 2, 2]
+
+
+def test_moving_shapes_is_deterministic_and_prefix_consistent():
+    videos, labels, _ = moving_shapes(10, num_frames=6, size=32, seed=4)
+    again, _, _ = moving_shapes(4, num_frames=6, size=32, seed=4)
+    np.testing.assert_array_equal(videos[:4], again)
+    other, _, _ = moving_shapes(4, num_frames=6, size=32, seed=5)
+    assert not np.array_equal(other, again)
+
+
+def test_moving_shapes_frames_change_over_time():
+    videos, _, _ = moving_shapes(16, num_frames=8, size=48)
+    change = np.abs(videos[:, -1].astype(int) - videos[:, 0].astype(int)).mean(axis=(1, 2, 3))
+    assert np.all(change > 1.0)
+
+
+def test_a_single_frame_does_not_tell_the_class():
+    # The mean colour of a first frame is random per clip, not per class: a
+    # nearest-class-mean classifier on first frames stays near chance.
+    videos, labels, _ = moving_shapes(160, num_frames=4, size=32)
+    features = videos[:, 0].reshape(len(videos), -1, 3).mean(axis=1)
+    train, test = slice(0, 120), slice(120, None)
+    means = np.stack([features[train][labels[train] == c].mean(0) for c in range(8)])
+    predicted = np.argmin(((features[test, None] - means[None]) ** 2).sum(-1), axis=1)
+    assert (predicted == labels[test]).mean() < 0.35
+
+
+def test_moving_digits_bounce_inside_the_frame():
+    videos = moving_digits(6, num_frames=12, size=48, num_digits=2, seed=1)
+    assert videos.shape == (6, 12, 48, 48, 1) and videos.dtype == np.uint8
+    assert videos.max() == 255
+    assert np.all((videos > 128).sum(axis=(2, 3, 4)) > 20)  # digits are visible in every frame
+    np.testing.assert_array_equal(videos, moving_digits(6, num_frames=12, size=48, num_digits=2, seed=1))
+
+
+@pytest.mark.parametrize("arguments, match", [
+    ({"n": 0}, "n must be a positive"),
+    ({"n": 2, "num_frames": 1}, "num_frames must be at least"),
+    ({"n": 2, "size": 8}, "size must be at least"),
+])
+def test_bad_sizes_are_clear_errors(arguments, match):
+    with pytest.raises(ValueError, match=match):
+        moving_shapes(**arguments)
