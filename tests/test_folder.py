@@ -100,7 +100,7 @@ def test_corrupt_video_raises_or_is_skipped_with_a_warning(video_folder, caplog)
 def test_too_short_video_is_reported_by_check(video_folder):
     io.write_video(video_folder / "grow" / "v_grow_short.mp4", indexed_frames(3))
     folder = VideoFolder(video_folder, num_frames=8, size=24)
-    with pytest.raises(io.VideoReadError, match=r"v_grow_short.mp4: has 3 frames.*\(1 unreadable videos in all\)"):
+    with pytest.raises(io.VideoReadError, match=r"v_grow_short.mp4: the video has 3 frames.*\(1 unreadable videos in all\)"):
         folder.check(progress=False)
 
 

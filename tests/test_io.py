@@ -212,3 +212,8 @@ def test_audio_only_file(tmp_path):
 
 def test_folder_instead_of_file(tmp_path):
     assert_read_error(tmp_path, "is a folder")
+
+
+def test_fractional_frame_rates_are_kept(make_video):
+    assert io.probe(make_video("ntsc.mp4", fps=30000 / 1001)).fps == pytest.approx(29.97, abs=0.01)
+    assert io.probe(make_video("pal.webm", fps=12.5)).fps == pytest.approx(12.5)

@@ -12,6 +12,7 @@ Usage:
 import argparse
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -28,10 +29,32 @@ def notebook_paths(arguments):
     return sorted(path for pattern in DEFAULT_GLOBS for path in ROOT.glob(pattern))
 
 
+# TensorFlow and absl start-up logging: timestamps and machine details, not course content.
+NOISE = re.compile(
+    r"^(WARNING: All log messages before absl|[IWE]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\]|To enable the following "
+    r"instructions|\S*cuda\S*|E0000 )"
+)
+
+
 def clear_volatile_metadata(notebook):
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+
+
+def drop_startup_noise(notebook):
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            if output.output_type == "stream" and output.name == "stderr":
+                lines = [line for line in output.text.splitlines(True) if not NOISE.match(line)]
+                output.text = "".join(lines)
+                if not output.text.strip():
+                    continue
+            kept.append(output)
+        cell.outputs = kept
 
 
 def execute(path, timeout):
@@ -44,6 +67,7 @@ def execute(path, timeout):
     )
     client.execute()
     clear_volatile_metadata(notebook)
+    drop_startup_noise(notebook)
     notebook.metadata["kernelspec"] = {
         "display_name": "Python 3",
         "language": "python",

@@ -17,11 +17,19 @@ def main(argv=None):
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         print(f"videokit {arguments.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"videokit {arguments.command}: interrupted; a training run goes on with --resume.", file=sys.stderr)
+        return 130
 
 
 def _parser():
     parser = argparse.ArgumentParser(prog="videokit", description="Video deep learning with Keras 3.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_predict(commands)
+    _add_bench(commands)
 
     demo = commands.add_parser("demo", help="write synthetic clips as real videos, decode them, draw a frame grid")
     demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("videokit-demo"), help="output folder")
@@ -33,6 +41,144 @@ def _parser():
     info.add_argument("videos", nargs="+", type=pathlib.Path)
     info.set_defaults(run=_info)
     return parser
+
+
+def _add_train(commands):
+    from videokit.training import MODEL_NAMES, PRECISIONS
+
+    train = commands.add_parser("train", help="train a video model into a run directory")
+    train.add_argument("--model", default="cnn_lstm", metavar="NAME",
+                       help=f"one of {', '.join(MODEL_NAMES)} (default cnn_lstm)")
+    train.add_argument("--data", default="moving_shapes",
+                       help="moving_shapes, moving_digits or a folder with one sub-folder of videos per class")
+    train.add_argument("--epochs", type=int, default=None,
+                       help="total epochs (default 8; with --resume, the run's saved total)")
+    train.add_argument("--batch-size", type=int, default=16, help="clips per batch per device")
+    train.add_argument("--clip", default="8x32x32", help="FRAMESxHEIGHTxWIDTH fed to the model (default 8x32x32)")
+    train.add_argument("--samples", type=int, default=640, help="clips to generate for synthetic data")
+    train.add_argument("--preset", default="small", choices=("small", "paper"), help="model size")
+    train.add_argument("--precision", default="float32", choices=PRECISIONS)
+    train.add_argument("--jit", action="store_true", help="compile the training step with XLA")
+    train.add_argument("--strategy", default="none", choices=("none", "mirrored"),
+                       help="mirrored: data parallel over all GPUs (tf.distribute or the Keras distribution API)")
+    train.add_argument("--logical-cpus", type=int, default=0, metavar="N",
+                       help="split the CPU into N logical devices, to try --strategy mirrored without GPUs")
+    train.add_argument("--learning-rate", type=float, default=2e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--run-dir", type=pathlib.Path, default=None, help="default runs/<model>")
+    train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    train.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
+    train.set_defaults(run=_train)
+
+
+def _train(arguments):
+    if arguments.logical_cpus:
+        _split_cpu(arguments.logical_cpus)
+    from videokit import training
+
+    run_dir = arguments.run_dir or pathlib.Path("runs") / arguments.model
+    epochs = arguments.epochs
+    if epochs is None:
+        saved = training.saved_config(run_dir) if arguments.resume else None
+        epochs = saved.epochs if saved else 8
+    config = training.RunConfig(
+        model=arguments.model, data=arguments.data, epochs=epochs, batch_size=arguments.batch_size,
+        clip=training.parse_clip(arguments.clip), samples=arguments.samples, preset=arguments.preset,
+        precision=arguments.precision, jit=arguments.jit, strategy=arguments.strategy,
+        learning_rate=arguments.learning_rate, seed=arguments.seed,
+    )
+    history = training.train(config, run_dir, resume=arguments.resume, overwrite=arguments.overwrite,
+                             verbose=arguments.verbose)
+    final = {name: values[-1] for name, values in history.items()}
+    print(f"run directory: {run_dir}")
+    print("final epoch: " + ", ".join(f"{name} {value:.4f}" for name, value in sorted(final.items())))
+    if "val_accuracy" in final:
+        classes = len(training.json.loads((run_dir / "classes.json").read_text()))
+        print(f"validation accuracy {final['val_accuracy']:.3f} (chance {1 / classes:.3f}); "
+              f"see {run_dir / 'curves.png'} and {run_dir / 'confusion.png'}")
+    return 0
+
+
+def _split_cpu(count):
+    """Make ``count`` logical CPU devices before the backend starts."""
+    import os
+
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={count}"
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+
+
+def _add_evaluate(commands):
+    evaluate = commands.add_parser("evaluate", help="accuracy, per-class report and confusion matrix of a run")
+    evaluate.add_argument("run_dir", type=pathlib.Path)
+    evaluate.add_argument("--data", default=None, help="evaluate on this data instead of the run's validation split")
+    evaluate.add_argument("--output", type=pathlib.Path, default=None, help="folder for confusion.png")
+    evaluate.set_defaults(run=_evaluate)
+
+
+def _evaluate(arguments):
+    from videokit import training
+
+    report = training.evaluate(arguments.run_dir, data=arguments.data, output=arguments.output)
+    print(f"accuracy {report['accuracy']:.3f} on {sum(row['support'] for row in report['per_class'])} clips")
+    print(f"{'class':>16} {'precision':>9} {'recall':>7} {'clips':>6}")
+    for row in report["per_class"]:
+        print(f"{row['class']:>16} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['support']:>6}")
+    print(f"confusion matrix: {report['plot']}")
+    return 0
+
+
+def _add_predict(commands):
+    predict = commands.add_parser("predict", help="classify video files, or predict how they go on")
+    predict.add_argument("run_dir", type=pathlib.Path)
+    predict.add_argument("videos", nargs="+", type=pathlib.Path)
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("--steps", type=int, default=8, help="frames to predict (next-frame predictors)")
+    predict.add_argument("--output", type=pathlib.Path, default=None, help="folder for predicted videos")
+    predict.set_defaults(run=_predict)
+
+
+def _predict(arguments):
+    from videokit import training
+
+    results = training.predict_videos(arguments.run_dir, arguments.videos, top_k=arguments.top_k,
+                                      steps=arguments.steps, output=arguments.output)
+    for path, result in zip(arguments.videos, results):
+        if isinstance(result, list):
+            print(f"{path}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in result))
+        else:
+            print(f"{path}: predicted continuation written to {result}")
+    return 0
+
+
+def _add_bench(commands):
+    from videokit.training import MODEL_NAMES
+
+    bench = commands.add_parser("bench", help="training and inference speed of a model")
+    bench.add_argument("--model", default="c3d", metavar="NAME", help=f"one of {', '.join(MODEL_NAMES)}")
+    bench.add_argument("--clip", default="16x112x112")
+    bench.add_argument("--batch-size", type=int, default=8)
+    bench.add_argument("--preset", default="paper", choices=("small", "paper"))
+    bench.add_argument("--precision", default="float32")
+    bench.add_argument("--jit", action="store_true")
+    bench.add_argument("--steps", type=int, default=5, help="timed training steps after one warm-up")
+    bench.set_defaults(run=_bench)
+
+
+def _bench(arguments):
+    from videokit import benchmark, training
+
+    result = benchmark.measure(arguments.model, training.parse_clip(arguments.clip), arguments.batch_size,
+                               preset=arguments.preset, precision=arguments.precision, jit=arguments.jit,
+                               steps=arguments.steps)
+    print(benchmark.format_table([result]))
+    return 0
 
 
 def _demo(arguments):

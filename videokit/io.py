@@ -12,6 +12,7 @@ whose message starts with the file's path and says what is wrong.
 """
 
 import dataclasses
+import fractions
 import functools
 import os
 import pathlib
@@ -159,14 +160,14 @@ def sample_indices(total, num_frames=None, *, frame_step=1, start=0, sampling="u
     if sampling == "uniform":
         if available < num_frames:
             raise ValueError(
-                f"has {total} frames; uniform sampling of {num_frames} frames from frame {start} "
+                f"the video has {total} frames; uniform sampling of {num_frames} frames from frame {start} "
                 f"needs at least {start + num_frames}."
             )
         return np.round(np.linspace(start, total - 1, num_frames)).astype(np.int64)
     span = (num_frames - 1) * frame_step + 1
     if available < span:
         raise ValueError(
-            f"has {total} frames; a clip of {num_frames} frames with frame_step {frame_step} "
+            f"the video has {total} frames; a clip of {num_frames} frames with frame_step {frame_step} "
             f"from frame {start} needs at least {start + span}."
         )
     offset = {
@@ -479,7 +480,7 @@ def _as_uint8_frames(frames):
 def _encode(path, frames, fps, codec, quality, keyframe_interval, pixel_format, rotation, timestamps):
     _, height, width, _ = frames.shape
     with av.open(path, mode="w") as container:
-        stream = container.add_stream(codec, rate=int(round(fps)))
+        stream = container.add_stream(codec, rate=fractions.Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = width, height
         stream.pix_fmt = pixel_format or _default_pixel_format(codec, width, height)
         options = {}
@@ -511,6 +512,4 @@ def _default_pixel_format(codec, width, height):
 
 
 def _fine_time_base():
-    from fractions import Fraction
-
-    return Fraction(1, 90000)
+    return fractions.Fraction(1, 90000)

@@ -42,7 +42,7 @@ def frame_grid(clips, *, max_frames=8, titles=None, frame_titles=True, cmap=None
                 axis.set_title(f"t={frame}", fontsize=9)
         if titles is not None:
             axes[row, 0].set_ylabel(str(titles[row]), fontsize=9, rotation=0, ha="right", va="center")
-    figure.tight_layout(pad=0.3)
+    figure.tight_layout(pad=0.3, h_pad=0.6, w_pad=0.2)
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure

@@ -1,5 +1,6 @@
 """Datasets of real video files in the UCF101 / HMDB51 folder layouts."""
 
+import copy
 import logging
 import pathlib
 import re
@@ -130,6 +131,31 @@ class VideoFolder:
         for path, problem in problems:
             self._record_skip(path, problem)
         return problems
+
+    def split(self, validation_fraction=0.2):
+        """Split into training and validation folders, stratified by class.
+
+        Every class gives its last ``validation_fraction`` of videos (at least
+        one) to validation. The validation folder samples centred clips
+        without augmentation.
+
+        Returns:
+            A tuple ``(train, validation)`` of ``VideoFolder`` objects.
+        """
+        if not 0 < validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be between 0 and 1, got {validation_fraction}.")
+        train, validation = copy.copy(self), copy.copy(self)
+        train.samples, validation.samples = [], []
+        for label in range(len(self.class_names)):
+            videos = [sample for sample in self.samples if sample[1] == label]
+            held_out = max(1, round(len(videos) * validation_fraction)) if len(videos) > 1 else 0
+            train.samples += videos[: len(videos) - held_out]
+            validation.samples += videos[len(videos) - held_out :]
+        if not validation.samples:
+            raise ValueError(f"{self.root}: too few videos to hold any out for validation.")
+        validation.sampling, validation.augment = "center", False
+        train.skipped = validation.skipped = []
+        return train, validation
 
     def as_pydataset(self, batch_size=8, *, shuffle=True, workers=1, use_multiprocessing=False,
                      max_queue_size=10):

@@ -1,0 +1,136 @@
+"""The `videokit train / evaluate / predict / bench` commands, run for real in subprocesses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+
+from videokit import io
+from videokit.data import moving_digits, moving_shapes
+
+TINY = ["--samples", "48", "--clip", "4x32x32", "--batch-size", "8", "--verbose", "2"]
+
+
+def videokit(*arguments, cwd, timeout=600, wait=True):
+    environment = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, "-m", "videokit", *map(str, arguments)]
+    if not wait:
+        return subprocess.Popen(command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def one_line_error(result):
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    return lines[-1]
+
+
+def test_train_evaluate_predict_on_a_real_video(tmp_path):
+    result = videokit("train", "--epochs", "2", "--run-dir", "run", *TINY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "validation accuracy" in result.stdout and "Epoch 2/2" in result.stdout
+    run = tmp_path / "run"
+    for name in ("config.json", "classes.json", "state.json", "metrics.csv", "last.keras", "best.keras",
+                 "curves.png", "confusion.png"):
+        assert (run / name).exists(), name
+    assert any((run / "logs").rglob("*tfevents*"))
+    assert json.loads((run / "state.json").read_text())["epochs_done"] == 2
+    assert json.loads((run / "config.json").read_text())["model"] == "cnn_lstm"
+
+    evaluation = videokit("evaluate", "run", cwd=tmp_path)
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert evaluation.stdout.startswith("accuracy ") and "move_left" in evaluation.stdout
+
+    videos, labels, names = moving_shapes(2, num_frames=12, size=48, seed=9)
+    for video, label in zip(videos, labels):
+        io.write_video(tmp_path / f"{names[label]}.mp4", video)
+    prediction = videokit("predict", "run", "move_left.mp4", "move_right.mp4", "--top-k", "2", cwd=tmp_path)
+    assert prediction.returncode == 0, prediction.stderr[-3000:]
+    lines = prediction.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["move_left.mp4", "move_right.mp4"]
+    probabilities = [float(part.split()[-1]) for part in lines[0].split(": ")[1].split(", ")]
+    assert len(probabilities) == 2 and probabilities[0] >= probabilities[1]
+
+
+def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
+    slow = [*TINY, "--samples", "240"]  # about a second an epoch, so the kill lands inside one
+    process = videokit("train", "--epochs", "40", "--run-dir", "run", *slow, cwd=tmp_path, wait=False)
+    state = tmp_path / "run" / "state.json"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (not state.exists() or json.loads(state.read_text())["epochs_done"] < 2):
+        time.sleep(0.2)
+    time.sleep(0.3)  # now somewhere inside an epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads(state.read_text())["epochs_done"]
+    assert 2 <= done < 40
+    keras.models.load_model(tmp_path / "run" / "last.keras")  # the checkpoint is complete
+
+    refused = videokit("train", "--epochs", done + 2, "--run-dir", "run", *slow, cwd=tmp_path)
+    assert "already holds a run; pass --resume" in one_line_error(refused)
+    resumed = videokit("train", "--epochs", done + 2, "--run-dir", "run", "--resume", *slow, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Epoch {done + 1}/{done + 2}" in resumed.stdout and f"Epoch {done}/" not in resumed.stdout
+    rows = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
+    assert [int(row.split(",")[0]) for row in rows[1:]] == list(range(1, done + 3))
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    result = videokit("train", "--epochs", "1", "--strategy", "mirrored", "--logical-cpus", "2",
+                      "--run-dir", "run", *TINY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "data parallel over 2 devices" in result.stdout
+
+
+def test_next_frame_predictor_and_gan_runs(tmp_path):
+    predictor = videokit("train", "--model", "convlstm", "--data", "moving_digits", "--epochs", "1",
+                         "--run-dir", "convlstm", *TINY, cwd=tmp_path)
+    assert predictor.returncode == 0, predictor.stderr[-3000:]
+    assert (tmp_path / "convlstm" / "predictions.png").exists()
+    io.write_video(tmp_path / "digits.mp4", moving_digits(1, num_frames=8, size=32)[0])
+    forecast = videokit("predict", "convlstm", "digits.mp4", "--steps", "3", cwd=tmp_path)
+    assert forecast.returncode == 0, forecast.stderr[-3000:]
+    assert io.probe(tmp_path / "digits.predicted.mp4").num_frames == 3
+
+    gan = videokit("train", "--model", "vgan", "--epochs", "1", "--run-dir", "vgan", *TINY, cwd=tmp_path)
+    assert gan.returncode == 0, gan.stderr[-3000:]
+    assert (tmp_path / "vgan" / "samples.png").exists() and (tmp_path / "vgan" / "generator.keras").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["train", "--model", "resnet9000"], "unknown model 'resnet9000'; choose one of cnn_lstm, c3d"),
+    (["train", "--data", "no/such/folder"], "data must be moving_shapes or moving_digits or a folder of videos"),
+    (["train", "--data", "empty"], "no class folders found"),
+    (["train", "--model", "c3d", "--clip", "4x8x8", "--samples", "16"], "c3d"),
+    (["train", "--clip", "16by112"], "clip must look like FRAMESxHEIGHTxWIDTH"),
+    (["evaluate", "nowhere"], "not a videokit run directory"),
+])
+def test_user_errors_are_one_clear_line(tmp_path, arguments, message):
+    (tmp_path / "empty").mkdir()
+    assert message in one_line_error(videokit(*arguments, cwd=tmp_path))
+
+
+def test_run_dir_of_another_model_or_not_a_run_is_refused(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "thesis.tex").write_text("precious")
+    refused = videokit("train", "--run-dir", "notes", "--overwrite", *TINY, cwd=tmp_path)
+    assert "is not empty and is not a videokit run" in one_line_error(refused)
+    assert (tmp_path / "notes" / "thesis.tex").read_text() == "precious"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"model": "c3d"}))
+    other = videokit("train", "--run-dir", "run", "--resume", *TINY, cwd=tmp_path)
+    assert "belongs to a c3d run, not cnn_lstm" in one_line_error(other)
+
+
+def test_bench_prints_a_table(tmp_path):
+    result = videokit("bench", "--model", "c3d", "--preset", "small", "--clip", "8x32x32", "--batch-size", "4",
+                      "--steps", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    header, row = result.stdout.strip().splitlines()[-2:]
+    assert "train clips/s" in header and row.split()[0] == "c3d"

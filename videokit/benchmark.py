@@ -1,0 +1,166 @@
+"""Model speed: clips per second, peak memory, multiply-adds and MFU."""
+
+import resource
+import time
+
+import keras
+import numpy as np
+
+# Dense bf16/fp16 tensor-core peaks in TFLOP/s, for model FLOP utilisation (MFU).
+PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "T4": 65.0, "V100": 125.0}
+
+
+def count_macs(model):
+    """Multiply-accumulates of one forward pass of one example.
+
+    Counts convolutions (1D/2D/3D and transposed), dense layers, LSTM/GRU and
+    ConvLSTM2D cells, through ``TimeDistributed`` wrappers and nested models.
+    Layers whose shapes are not known from the functional graph (layers built
+    inside custom layers' ``call``) are counted through their sublayers when
+    those are standard; element-wise work (activations, normalisation,
+    pooling) is left out, as is usual for MFU.
+
+    Args:
+        model: a built functional ``keras.Model``.
+
+    Returns:
+        The number of multiply-accumulates per example (an ``int``).
+    """
+    return int(sum(_layer_macs(layer) for layer in model.layers))
+
+
+def _layer_macs(layer, repeat=1):
+    if isinstance(layer, keras.Model):
+        return repeat * count_macs(layer)
+    if isinstance(layer, keras.layers.TimeDistributed):
+        frames = layer.output.shape[1]
+        inner = layer.layer
+        return _shape_macs(inner, layer.input.shape[2:], layer.output.shape[2:], repeat * frames)
+    try:
+        input_shape, output_shape = layer.input.shape[1:], layer.output.shape[1:]
+    except (AttributeError, ValueError):
+        return 0
+    return _shape_macs(layer, input_shape, output_shape, repeat)
+
+
+def _shape_macs(layer, input_shape, output_shape, repeat):
+    name = type(layer).__name__
+    if name.startswith("ConvLSTM"):
+        gates = 4 * int(np.prod(layer.kernel_size)) * layer.filters
+        per_frame = int(np.prod(output_shape[-3:-1] if len(output_shape) > 3 else output_shape[:-1]))
+        return repeat * input_shape[0] * per_frame * gates * (input_shape[-1] + layer.filters)
+    if name in ("LSTM", "GRU", "SimpleRNN"):
+        gates = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[name]
+        return repeat * input_shape[0] * gates * layer.units * (input_shape[-1] + layer.units)
+    if hasattr(layer, "kernel_size") and hasattr(layer, "filters"):
+        groups = getattr(layer, "groups", 1) or 1
+        kernel = int(np.prod(layer.kernel_size)) * input_shape[-1] // groups * layer.filters
+        positions = input_shape[:-1] if "Transpose" in name else output_shape[:-1]
+        return repeat * int(np.prod(positions)) * kernel
+    if isinstance(layer, keras.layers.Dense):
+        return repeat * int(np.prod(output_shape[:-1])) * input_shape[-1] * layer.units
+    return repeat * sum(_layer_macs(sublayer) for sublayer in getattr(layer, "_layers", []))
+
+
+def measure(model_name, clip, batch_size, *, preset="paper", precision="float32", jit=False, steps=5,
+            num_classes=101):
+    """Time training and inference of a videokit model on random clips.
+
+    Args:
+        model_name: a name from ``videokit.training.MODEL_NAMES`` (classifiers
+            and predictors).
+        clip: ``(frames, height, width)``.
+        batch_size: clips per step.
+        preset: the builder's preset.
+        precision: Keras dtype policy.
+        jit: XLA-compile the steps.
+        steps: timed steps, after one untimed warm-up step.
+        num_classes: classes of a classifier.
+
+    Returns:
+        A dict: ``train_clips_per_s``, ``infer_clips_per_s``,
+        ``peak_memory_mib``, ``gmacs_per_clip``, ``device`` and, on a known
+        GPU, ``tflops`` (achieved in training, counting 3 forward passes of
+        work per step) and ``mfu``.
+    """
+    from videokit import training
+
+    config = training.RunConfig(model=model_name, clip=clip, batch_size=batch_size, preset=preset,
+                                precision=precision, jit=jit)
+    if config.kind == "generator":
+        raise ValueError("bench times classifiers and next-frame predictors; GAN speed is in benchmarks/bench_gan.py.")
+    keras.mixed_precision.set_dtype_policy(precision)
+    try:
+        model = training.build_model(config, num_classes=num_classes)
+        inputs, targets = _random_batch(model, config, batch_size, num_classes)
+        train_time = _time_steps(lambda: model.train_on_batch(inputs, targets), steps)
+        infer_time = _time_steps(lambda: model.predict_on_batch(inputs), steps)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    macs = count_macs(model)
+    result = {
+        "model": model_name, "clip": "x".join(map(str, clip)), "batch": batch_size, "precision": precision,
+        "device": _device_name(), "train_clips_per_s": batch_size / train_time,
+        "infer_clips_per_s": batch_size / infer_time, "gmacs_per_clip": macs / 1e9,
+        "peak_memory_mib": _peak_memory_mib(),
+    }
+    peak = next((value for name, value in PEAK_TFLOPS.items() if name in result["device"]), None)
+    if peak:
+        result["tflops"] = 3 * 2 * macs * result["train_clips_per_s"] / 1e12
+        result["mfu"] = result["tflops"] / peak
+    return result
+
+
+def format_table(results):
+    """Results of ``measure`` as an aligned text table."""
+    header = f"{'model':>14} {'clip':>10} {'batch':>5} {'precision':>14} {'train clips/s':>13} " \
+             f"{'infer clips/s':>13} {'GMACs/clip':>10} {'peak MiB':>9} {'TFLOP/s':>8} {'MFU':>6}  device"
+    lines = [header]
+    for r in results:
+        tflops = f"{r['tflops']:.1f}" if "tflops" in r else "-"
+        mfu = f"{r['mfu']:.1%}" if "mfu" in r else "-"
+        lines.append(f"{r['model']:>14} {r['clip']:>10} {r['batch']:>5} {r['precision']:>14} "
+                     f"{r['train_clips_per_s']:>13.1f} {r['infer_clips_per_s']:>13.1f} {r['gmacs_per_clip']:>10.2f} "
+                     f"{r['peak_memory_mib']:>9.0f} {tflops:>8} {mfu:>6}  {r['device']}")
+    return "\n".join(lines)
+
+
+def _random_batch(model, config, batch_size, num_classes):
+    rng = np.random.default_rng(0)
+    inputs = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
+    if config.kind == "classifier":
+        return inputs, rng.integers(0, num_classes, batch_size)
+    return inputs, rng.random((batch_size, *model.output_shape[1:]), dtype=np.float32)
+
+
+def _time_steps(step, steps):
+    np.asarray(step())  # warm-up: tracing and compilation
+    started = time.perf_counter()
+    for _ in range(steps):
+        np.asarray(step())  # converting to NumPy waits for the device
+    return (time.perf_counter() - started) / steps
+
+
+def _device_name():
+    if keras.backend.backend() == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return getattr(device, "device_kind", device.platform)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    return "CPU"
+
+
+def _peak_memory_mib():
+    if keras.backend.backend() == "jax":
+        import jax
+
+        stats = jax.devices()[0].memory_stats() or {}
+        if "peak_bytes_in_use" in stats:
+            return stats["peak_bytes_in_use"] / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
