@@ -32,7 +32,7 @@ def notebook_paths(arguments):
 # TensorFlow and absl start-up logging: timestamps and machine details, not course content.
 NOISE = re.compile(
     r"^(WARNING: All log messages before absl|[IWE]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\]|To enable the following "
-    r"instructions|\S*cuda\S*|E0000 )"
+    r"instructions|E0000 )"
 )
 
 

@@ -68,7 +68,9 @@ class FeatureFusion(keras.layers.Layer):
     def __init__(self, mode="sum", filters=None, epsilon=1e-12, **kwargs):
         super().__init__(**kwargs)
         if mode not in FUSION_MODES:
-            raise ValueError(f"FeatureFusion mode must be one of {FUSION_MODES}; got mode={mode!r}.")
+            raise ValueError(
+                f"FeatureFusion mode must be one of {FUSION_MODES}; got mode={mode!r}."
+            )
         if filters is not None and mode != "conv":
             raise ValueError(
                 f"FeatureFusion filters is only used by mode='conv'; got filters={filters} "

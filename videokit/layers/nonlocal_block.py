@@ -26,7 +26,7 @@ class NonLocalBlock(keras.layers.Layer):
     "Non-local Neural Networks"). With the positions flattened to rows of
     `x` (`N` rows of `c` channels), the embedded Gaussian block computes
 
-        theta = x W_theta,  phi = x W_phi,  g = x W_g          (1x1x1 convolutions)
+        theta = x W_theta,  phi = x W_phi,  g = x W_g    (1x1x1 convolutions, with biases)
         A = softmax(theta phi^T)                               (row-wise, N x N)
         y = A g
         z = x + BN(y W_z)
@@ -46,13 +46,17 @@ class NonLocalBlock(keras.layers.Layer):
             follows `W_z`; if False, `W_z` itself is zero-initialised.
         kernel_initializer: initializer of the theta, phi and g projections
             (and of `W_z` when BatchNorm is used).
+        return_attention: if True, calling the layer returns the pair
+            `(outputs, attention)`, e.g. to plot what each position attends
+            to. Can be overridden per call.
         **kwargs: standard `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Call arguments:
         inputs: a tensor `(batch, time, height, width, channels)`,
             `(batch, height, width, channels)` or `(batch, time, channels)`.
         training: Python boolean, passed to BatchNorm.
-        return_attention: if True, also return the attention map.
+        return_attention: optional bool overriding the layer's
+            `return_attention` for this call.
 
     Input shape:
         `(batch, time, height, width, channels)`, `(batch, height, width,
@@ -60,12 +64,13 @@ class NonLocalBlock(keras.layers.Layer):
 
     Output shape:
         The input shape. With `return_attention=True`, also
-        `(batch, N, M)`: `N` input positions (`time * height * width`) and
-        `M` key positions (`N`, or about `N / 4` with `sub_sample`).
+        the attention `(batch, N, M)`: `N` query positions
+        (`time * height * width`) and `M` key positions (`N`, or about
+        `N / 4` with `sub_sample`).
 
     Returns:
-        `inputs + BN(W_z(attention @ g))`, and the attention map (each row
-        sums to 1) if `return_attention=True`.
+        `inputs + BN(W_z(attention @ g))`, or the pair `(outputs, attention)`
+        (each attention row sums to 1) when `return_attention` is True.
 
     Example:
 
@@ -84,6 +89,7 @@ class NonLocalBlock(keras.layers.Layer):
         sub_sample=False,
         use_batch_norm=True,
         kernel_initializer="glorot_uniform",
+        return_attention=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -95,6 +101,7 @@ class NonLocalBlock(keras.layers.Layer):
         self.inner_channels = inner_channels
         self.sub_sample = sub_sample
         self.use_batch_norm = use_batch_norm
+        self.return_attention = return_attention
         # Kept serialised, so each projection gets its own initializer instance.
         self.kernel_initializer = keras.initializers.serialize(
             keras.initializers.get(kernel_initializer)
@@ -133,7 +140,7 @@ class NonLocalBlock(keras.layers.Layer):
             units, kernel_initializer=initializer, name=name, dtype=self.dtype_policy
         )
 
-    def call(self, inputs, training=None, return_attention=False):
+    def call(self, inputs, training=None, return_attention=None):
         theta = self._positions(self.theta(inputs))
         phi = self._positions(self._keys(self.phi(inputs)))
         g = self._positions(self._keys(self.g(inputs)))
@@ -143,14 +150,16 @@ class NonLocalBlock(keras.layers.Layer):
         if self.batch_norm is not None:
             z = self.batch_norm(z, training=training)
         outputs = inputs + z
-        return (outputs, attention) if return_attention else outputs
+        if self.return_attention if return_attention is None else return_attention:
+            return outputs, attention
+        return outputs
 
     def _keys(self, x):
         return self.pool(x) if self.pool is not None else x
 
     @staticmethod
     def _positions(x):
-        """(batch, ..., channels) -> (batch, positions, channels), static when the sizes are known."""
+        """(batch, ..., channels) -> (batch, positions, channels), static when sizes are known."""
         if None not in x.shape[1:]:
             return ops.reshape(x, (-1, math.prod(x.shape[1:-1]), x.shape[-1]))
         return ops.reshape(x, (ops.shape(x)[0], -1, ops.shape(x)[-1]))
@@ -163,6 +172,7 @@ class NonLocalBlock(keras.layers.Layer):
                 "sub_sample": self.sub_sample,
                 "use_batch_norm": self.use_batch_norm,
                 "kernel_initializer": self.kernel_initializer,
+                "return_attention": self.return_attention,
             }
         )
         return config

@@ -97,13 +97,11 @@ def cnn_lstm(
     (None, 4)
     >>> model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
 
-    With `pooling="attention"`, the weights over the frames come from calling
-    the attention layer once more on the recurrent states:
+    With `pooling="attention"`, the second output of the attention layer holds
+    its weights over the frames, e.g. to plot which frames the model looks at:
 
-    >>> attention = model.get_layer("attention_pooling")
-    >>> sequence = model.get_layer("lstm").output
-    >>> weights_model = keras.Model(model.input, attention(sequence, return_attention=True)[1])
-    >>> weights_model.output_shape
+    >>> weights = model.get_layer("attention_pooling").output[1]
+    >>> keras.Model(model.input, weights).output_shape
     (None, 8)
     """
     settings = _resolve_settings(
@@ -128,7 +126,9 @@ def cnn_lstm(
         settings["rnn_units"], return_sequences=pooling == "attention", name=rnn
     )(features)
     if pooling == "attention":
-        states = TemporalAttentionPooling(units=settings["rnn_units"], name="attention_pooling")(states)
+        states, _ = TemporalAttentionPooling(
+            units=settings["rnn_units"], return_attention=True, name="attention_pooling"
+        )(states)
     states = _maybe_dropout(states, settings["dropout"], "classifier_dropout")
     probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classifier")(
         states

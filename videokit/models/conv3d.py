@@ -162,12 +162,13 @@ def c3d(
     >>> c3d(num_classes=487).count_params()
     79991015
     """
-    settings = _resolve(
-        _C3D_PRESETS,
-        preset,
-        {"input_shape": input_shape, "num_classes": num_classes, "filters": filters,
-         "fc_units": fc_units},
-    )
+    overrides = {
+        "input_shape": input_shape,
+        "num_classes": num_classes,
+        "filters": filters,
+        "fc_units": fc_units,
+    }
+    settings = _resolve(_C3D_PRESETS, preset, overrides)
     shape = _check_input_shape(settings["input_shape"], "c3d", allow_none=False)
     _check_c3d_clip_size(shape)
     _check_num_classes(settings["num_classes"], "c3d")
@@ -185,7 +186,12 @@ def c3d(
     for index, (convs, pool_size) in enumerate(_C3D_BLOCKS, start=1):
         for conv in convs:
             x = keras.layers.Conv3D(
-                filters_by_conv[conv], 3, padding="same", activation="relu", name=conv
+                filters_by_conv[conv],
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer="he_uniform",
+                name=conv,
             )(x)
         last = index == len(_C3D_BLOCKS)
         x = keras.layers.MaxPooling3D(
@@ -193,7 +199,9 @@ def c3d(
         )(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for layer in ("fc6", "fc7"):
-        x = keras.layers.Dense(settings["fc_units"], activation="relu", name=layer)(x)
+        x = keras.layers.Dense(
+            settings["fc_units"], activation="relu", kernel_initializer="he_uniform", name=layer
+        )(x)
         x = keras.layers.Dropout(dropout, name=f"dropout{layer[-1]}")(x)
     outputs = _classifier(x, settings["num_classes"], classifier_activation)
     return keras.Model(inputs, outputs, name=name)
@@ -230,14 +238,14 @@ def _residual_block(x, filters, strides, conv_factory, name):
     return keras.layers.ReLU(name=f"{name}_out")(x)
 
 
-def _video_resnet(conv_factory, model_name, arguments):
+def _video_resnet(conv_factory, *, model_name, preset, classifier_activation, name, **overrides):
     """The ResNet-18-style skeleton shared by `r3d` and `r2plus1d`.
 
     ``conv_factory(filters, kernel_size, strides, name)`` returns the layer
-    used for every ``3x3x3`` convolution and for the ``3x7x7`` stem.
+    used for the ``3x7x7`` stem and for every ``3x3x3`` convolution of the
+    residual blocks; it is the only difference between the two models.
     """
-    overrides = {key: value for key, value in arguments.items() if key in _RESNET_PRESETS["paper"]}
-    settings = _resolve(_RESNET_PRESETS, arguments["preset"], overrides)
+    settings = _resolve(_RESNET_PRESETS, preset, overrides)
     shape = _check_input_shape(settings["input_shape"], model_name, allow_none=True)
     _check_num_classes(settings["num_classes"], model_name)
     stage_filters = tuple(settings["stage_filters"])
@@ -256,17 +264,30 @@ def _video_resnet(conv_factory, model_name, arguments):
             strides = 2 if stage > 1 and block == 1 else 1
             x = _residual_block(x, filters, strides, conv_factory, f"stage{stage}_block{block}")
     x = keras.layers.GlobalAveragePooling3D(name="avg_pool")(x)
-    outputs = _classifier(x, settings["num_classes"], arguments["classifier_activation"])
-    return keras.Model(inputs, outputs, name=arguments["name"])
+    outputs = _classifier(x, settings["num_classes"], classifier_activation)
+    return keras.Model(inputs, outputs, name=name)
 
 
-_RESNET_DOC = """Build {title}, an 18-layer video ResNet (Tran et al. 2018){summary}
+def r3d(
+    input_shape=None,
+    num_classes=None,
+    *,
+    preset=None,
+    stem_filters=None,
+    stage_filters=None,
+    blocks_per_stage=None,
+    classifier_activation="softmax",
+    name="r3d",
+):
+    """Build R3D-18, the 18-layer video ResNet of full 3D convolutions.
 
-    A stem convolution with a ``3x7x7`` kernel and strides ``(1, 2, 2)``,
-    then four stages of basic residual blocks (two ``3x3x3`` convolutions with
-    batch normalization, added to the input or to a ``1x1x1`` projection when
-    the shape changes); the first block of stages 2-4 halves time, height and
-    width. Global average pooling and a softmax classifier follow.
+    The baseline of Tran et al. 2018: a stem convolution with a ``3x7x7``
+    kernel and strides ``(1, 2, 2)``, then four stages of two basic residual
+    blocks (two ``3x3x3`` `Conv3D` with batch normalization, added to the
+    input or to a ``1x1x1`` projection when the shape changes); the first
+    block of stages 2-4 halves time, height and width. Global average pooling
+    and a softmax classifier follow. The paper configuration has 33,371,472
+    trainable parameters, as torchvision's ``r3d_18``.
 
     Args:
         input_shape: tuple ``(time, height, width, channels)`` of one clip
@@ -290,24 +311,22 @@ _RESNET_DOC = """Build {title}, an 18-layer video ResNet (Tran et al. 2018){summ
 
     Example:
 
-    >>> model = {function}(preset="small")
+    >>> model = r3d(preset="small")
     >>> model.output_shape
     (None, 8)
     """
-
-
-def r3d(
-    input_shape=None,
-    num_classes=None,
-    *,
-    preset=None,
-    stem_filters=None,
-    stage_filters=None,
-    blocks_per_stage=None,
-    classifier_activation="softmax",
-    name="r3d",
-):
-    return _video_resnet(_conv3d_factory, "r3d", locals())
+    return _video_resnet(
+        _conv3d_factory,
+        model_name="r3d",
+        preset=preset,
+        classifier_activation=classifier_activation,
+        name=name,
+        input_shape=input_shape,
+        num_classes=num_classes,
+        stem_filters=stem_filters,
+        stage_filters=stage_filters,
+        blocks_per_stage=blocks_per_stage,
+    )
 
 
 def r2plus1d(
@@ -321,20 +340,52 @@ def r2plus1d(
     classifier_activation="softmax",
     name="r2plus1d",
 ):
-    return _video_resnet(_conv2plus1d_factory, "r2plus1d", locals())
+    """Build R(2+1)D-18, the 18-layer video ResNet of (2+1)D convolutions.
 
+    The network of `r3d` (Tran et al. 2018) with every 3D convolution, stem
+    included, replaced by a `videokit.layers.Conv2Plus1D`: a spatial
+    ``1 x d x d`` convolution, batch normalization, ReLU and a temporal
+    ``t x 1 x 1`` convolution, whose intermediate channels
+    (`videokit.layers.conv2plus1d.intermediate_channels`) keep the weight
+    count of the 3D convolution while doubling the nonlinearities.
+    (torchvision's ``r2plus1d_18`` fixes the stem's intermediate channels to
+    45 instead.)
 
-r3d.__doc__ = _RESNET_DOC.format(
-    title="R3D",
-    summary=", with full 3D convolutions.\n\n    The paper configuration has "
-    "33,371,472 trainable parameters, as torchvision's ``r3d_18``.",
-    function="r3d",
-)
-r2plus1d.__doc__ = _RESNET_DOC.format(
-    title="R(2+1)D",
-    summary=", with (2+1)D convolutions.\n\n    Every 3D convolution of `r3d` "
-    "becomes a `videokit.layers.Conv2Plus1D`: a spatial ``1xdxd`` convolution,\n"
-    "    batch normalization, ReLU and a temporal ``tx1x1`` convolution, with the\n"
-    "    intermediate channels chosen so the weight count stays that of `r3d`.",
-    function="r2plus1d",
-)
+    Args:
+        input_shape: tuple ``(time, height, width, channels)`` of one clip
+            (time, height and width may be `None`). Default from the preset:
+            ``(16, 112, 112, 3)`` (paper) or ``(8, 32, 32, 3)`` (small).
+        num_classes: int. Default from the preset: 400 (Kinetics-400, paper)
+            or 8 (small, as `videokit.data.moving_shapes`).
+        preset: `"paper"` (default when `None`) or `"small"`.
+        stem_filters: int, channels of the stem: 64 (paper) or 8 (small).
+        stage_filters: tuple of ints, channels of each stage:
+            ``(64, 128, 256, 512)`` (paper) or ``(8, 16, 32, 64)`` (small).
+        blocks_per_stage: tuple of ints, residual blocks in each stage:
+            ``(2, 2, 2, 2)`` in both presets.
+        classifier_activation: activation of the classifier, `"softmax"` or
+            `None` for logits.
+        name: name of the model.
+
+    Returns:
+        A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
+        to class probabilities ``(batch, num_classes)`` in float32.
+
+    Example:
+
+    >>> model = r2plus1d(preset="small")
+    >>> model.output_shape
+    (None, 8)
+    """
+    return _video_resnet(
+        _conv2plus1d_factory,
+        model_name="r2plus1d",
+        preset=preset,
+        classifier_activation=classifier_activation,
+        name=name,
+        input_shape=input_shape,
+        num_classes=num_classes,
+        stem_filters=stem_filters,
+        stage_filters=stage_filters,
+        blocks_per_stage=blocks_per_stage,
+    )
