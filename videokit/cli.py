@@ -52,10 +52,10 @@ def _add_train(commands):
     train.add_argument("--data", default="moving_shapes",
                        help="moving_shapes, moving_digits or a folder with one sub-folder of videos per class")
     train.add_argument("--epochs", type=int, default=None,
-                       help="total epochs (default 8; with --resume, the run's saved total)")
+                       help="total epochs (default 10; with --resume, the run's saved total)")
     train.add_argument("--batch-size", type=int, default=16, help="clips per batch per device")
     train.add_argument("--clip", default="8x32x32", help="FRAMESxHEIGHTxWIDTH fed to the model (default 8x32x32)")
-    train.add_argument("--samples", type=int, default=640, help="clips to generate for synthetic data")
+    train.add_argument("--samples", type=int, default=1600, help="clips to generate for synthetic data")
     train.add_argument("--preset", default="small", choices=("small", "paper"), help="model size")
     train.add_argument("--precision", default="float32", choices=PRECISIONS)
     train.add_argument("--jit", action="store_true", help="compile the training step with XLA")
@@ -81,7 +81,7 @@ def _train(arguments):
     epochs = arguments.epochs
     if epochs is None:
         saved = training.saved_config(run_dir) if arguments.resume else None
-        epochs = saved.epochs if saved else 8
+        epochs = saved.epochs if saved else training.RunConfig.epochs
     config = training.RunConfig(
         model=arguments.model, data=arguments.data, epochs=epochs, batch_size=arguments.batch_size,
         clip=training.parse_clip(arguments.clip), samples=arguments.samples, preset=arguments.preset,

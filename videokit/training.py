@@ -73,10 +73,10 @@ class RunConfig:
 
     model: str = "cnn_lstm"
     data: str = "moving_shapes"
-    epochs: int = 8
+    epochs: int = 10
     batch_size: int = 16
     clip: tuple = (8, 32, 32)
-    samples: int = 640
+    samples: int = 1600
     preset: str = "small"
     precision: str = "float32"
     jit: bool = False

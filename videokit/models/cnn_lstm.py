@@ -9,11 +9,13 @@ _DEFAULTS = {
     "filters": (16, 32, 64),
     "rnn_units": 64,
     "dropout": 0.0,
+    "frame_pooling": "flatten",
 }
 
 PRESETS = {
     # Trains in seconds on a CPU: 8 frames of 32x32, two narrow conv blocks.
-    "small": {"input_shape": (8, 32, 32, 3), "filters": (8, 16), "rnn_units": 32, "dropout": 0.0},
+    "small": {"input_shape": (8, 32, 32, 3), "filters": (8, 16), "rnn_units": 32, "dropout": 0.0,
+              "frame_pooling": "flatten"},
     # Close to the sizes of LRCN (Donahue et al. 2015): 16 frames of 112x112,
     # a wide CNN and a 256-unit LSTM. Meant for a GPU.
     "paper": {
@@ -21,11 +23,13 @@ PRESETS = {
         "filters": (64, 128, 256, 256),
         "rnn_units": 256,
         "dropout": 0.5,
+        "frame_pooling": "average",
     },
 }
 
 _RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 _POOLINGS = ("last", "attention")
+_FRAME_POOLINGS = ("flatten", "average")
 
 
 def cnn_lstm(
@@ -37,6 +41,7 @@ def cnn_lstm(
     rnn="lstm",
     rnn_units=None,
     pooling="last",
+    frame_pooling=None,
     dropout=None,
     preset=None,
     name="cnn_lstm",
@@ -51,7 +56,12 @@ def cnn_lstm(
 
     The default frame CNN is trained from scratch: one block per entry of
     `filters` (Conv2D 3x3, BatchNormalization, ReLU, 2x2 MaxPooling), then
-    GlobalAveragePooling2D. Any `keras.Model` that maps one frame to features
+    the last feature map is flattened (`frame_pooling="flatten"`) or averaged
+    over space (`"average"`). Flattening keeps *where* things are in the
+    frame, which the recurrent layer needs to tell moving left from moving
+    right; global averaging throws positions away (it is translation
+    invariant), which is fine for recognising *what* is in a frame but leaves
+    the LSTM blind to the direction of motion. Any `keras.Model` that maps one frame to features
     can replace it through `backbone`, e.g.
     `keras.applications.MobileNetV3Small(weights=None, include_top=False,
     pooling="avg", input_shape=(112, 112, 3))`. videokit never downloads
@@ -73,6 +83,9 @@ def cnn_lstm(
         rnn: `"lstm"` or `"gru"`.
         rnn_units: Size of the recurrent state. Defaults to 64.
         pooling: `"last"` (last recurrent state) or `"attention"`.
+        frame_pooling: `"flatten"` or `"average"`, how the default CNN turns
+            its last feature map into a frame's features. Defaults to
+            `"flatten"` (`"average"` in the paper preset).
         dropout: Dropout rate on the frame features and before the classifier.
             Defaults to 0.
         preset: `None`, `"small"` (8x32x32 clips, trains in seconds on a CPU)
@@ -105,17 +118,22 @@ def cnn_lstm(
     (None, 8)
     """
     settings = _resolve_settings(
-        preset, input_shape=input_shape, filters=filters, rnn_units=rnn_units, dropout=dropout
+        preset, input_shape=input_shape, filters=filters, rnn_units=rnn_units, dropout=dropout,
+        frame_pooling=frame_pooling,
     )
     clip_shape = _validate_clip_shape(settings["input_shape"])
     if rnn not in _RNN_LAYERS:
         raise ValueError(f"cnn_lstm expects rnn to be one of {sorted(_RNN_LAYERS)}; got {rnn!r}.")
     if pooling not in _POOLINGS:
         raise ValueError(f"cnn_lstm expects pooling to be one of {_POOLINGS}; got {pooling!r}.")
+    if settings["frame_pooling"] not in _FRAME_POOLINGS:
+        raise ValueError(
+            f"cnn_lstm expects frame_pooling to be one of {_FRAME_POOLINGS}; got {settings['frame_pooling']!r}."
+        )
 
     frame_shape = clip_shape[1:]
     if backbone is None:
-        encoder = _frame_encoder(frame_shape, settings["filters"])
+        encoder = _frame_encoder(frame_shape, settings["filters"], settings["frame_pooling"])
     else:
         encoder = _wrap_backbone(backbone, frame_shape)
 
@@ -157,7 +175,7 @@ def _validate_clip_shape(input_shape):
     return tuple(input_shape)
 
 
-def _frame_encoder(frame_shape, filters):
+def _frame_encoder(frame_shape, filters, frame_pooling):
     frames = keras.Input(shape=frame_shape, name="frame")
     x = frames
     for index, block_filters in enumerate(filters):
@@ -165,7 +183,10 @@ def _frame_encoder(frame_shape, filters):
         x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
         x = keras.layers.ReLU(name=f"relu{index}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
-    features = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    if frame_pooling == "flatten":
+        features = keras.layers.Flatten(name="flatten")(x)
+    else:
+        features = keras.layers.GlobalAveragePooling2D(name="average")(x)
     return keras.Model(frames, features, name="frame_encoder")
 
 
