@@ -59,9 +59,9 @@ class FeatureFusion(keras.layers.Layer):
 
     >>> rgb = keras.random.normal((2, 4, 7, 7, 8))
     >>> flow = keras.random.normal((2, 4, 7, 7, 8))
-    >>> FeatureFusion("conv")([rgb, flow]).shape
+    >>> tuple(FeatureFusion("conv")([rgb, flow]).shape)
     (2, 4, 7, 7, 8)
-    >>> FeatureFusion("bilinear")([rgb, flow]).shape
+    >>> tuple(FeatureFusion("bilinear")([rgb, flow]).shape)
     (2, 64)
     """
 
@@ -117,8 +117,7 @@ class FeatureFusion(keras.layers.Layer):
         if self.mode in ("sum", "max"):
             return shape_a
         if self.mode == "concat":
-            channels = None if None in (shape_a[-1], shape_b[-1]) else shape_a[-1] + shape_b[-1]
-            return shape_a[:-1] + (channels,)
+            return shape_a[:-1] + (shape_a[-1] + shape_b[-1],)
         if self.mode == "conv":
             return shape_a[:-1] + (self.filters or shape_a[-1],)
         return (shape_a[0], shape_a[-1] * shape_b[-1])

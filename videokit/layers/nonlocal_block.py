@@ -77,7 +77,7 @@ class NonLocalBlock(keras.layers.Layer):
     >>> clip = keras.random.normal((2, 4, 6, 6, 16))
     >>> block = NonLocalBlock()
     >>> output, attention = block(clip, return_attention=True)
-    >>> output.shape, attention.shape
+    >>> tuple(output.shape), tuple(attention.shape)
     ((2, 4, 6, 6, 16), (2, 144, 144))
     >>> bool(keras.ops.all(output == clip))   # identity at initialisation
     True
