@@ -66,3 +66,12 @@ def test_package_imports_and_feeds_keras_without_tensorflow(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok jax"
+
+
+def test_builders_stay_builders_after_their_module_is_imported():
+    import videokit.models
+
+    first = videokit.models.cnn_lstm
+    from videokit.models import cnn_lstm
+
+    assert callable(first) and cnn_lstm is first and videokit.models.cnn_lstm is first

@@ -15,7 +15,8 @@ __all__ = sorted(_LAYER_MODULES)
 def __getattr__(name):
     if name in _LAYER_MODULES:
         module = importlib.import_module(f"videokit.layers.{_LAYER_MODULES[name]}")
-        return getattr(module, name)
+        value = globals()[name] = getattr(module, name)
+        return value
     raise AttributeError(f"module 'videokit.layers' has no attribute {name!r}")
 
 

@@ -119,9 +119,9 @@ def rollout(model, context, steps):
     >>> rollout(model, context, steps=5).shape
     (2, 5, 32, 32, 1)
     """
-    context = np.asarray(context, dtype="float32")
+    context = np.asarray(context)
     _validate_context(model, context)
-    if int(steps) != steps or steps < 1:
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"rollout expects steps to be a positive integer; got {steps!r}.")
 
     step = _step_function(model, batch_size=context.shape[0])
@@ -130,7 +130,7 @@ def rollout(model, context, steps):
     forecasts = [prediction]
     for _ in range(steps - 1):
         forecasts.append(step(forecasts[-1]))
-    return np.stack([ops.convert_to_numpy(frame) for frame in forecasts], axis=1)
+    return np.stack(forecasts, axis=1).astype("float32")
 
 
 def _step_function(model, batch_size):
@@ -191,4 +191,9 @@ def _validate_context(model, context):
         raise ValueError(
             "rollout expects context of shape (batch, time, height, width, channels) = "
             f"(batch, time) + {frame_shape} with time >= 1; got {context.shape}."
+        )
+    if not np.issubdtype(context.dtype, np.floating):
+        raise ValueError(
+            f"rollout expects context frames as floats in [0, 1]; got dtype {context.dtype} "
+            "(divide uint8 frames by 255)."
         )
