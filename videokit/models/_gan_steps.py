@@ -21,7 +21,11 @@ from keras import ops
 
 def train_step(gan, *args):
     """Run one discriminator step and one generator step on ``gan``'s backend."""
-    steps = {"tensorflow": _tensorflow_train_step, "jax": _jax_train_step, "torch": _torch_train_step}
+    steps = {
+        "tensorflow": _tensorflow_train_step,
+        "jax": _jax_train_step,
+        "torch": _torch_train_step,
+    }
     backend = keras.backend.backend()
     if backend not in steps:
         raise ValueError(f"VideoGAN trains on the backends {tuple(steps)}, got {backend!r}.")
@@ -30,6 +34,12 @@ def train_step(gan, *args):
 
 def _real_videos(data):
     videos, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    dtype = keras.backend.standardize_dtype(videos.dtype)
+    if not keras.backend.is_float_dtype(dtype):
+        raise ValueError(
+            "VideoGAN.fit expects float clips scaled to [-1, 1] (e.g. `videos / 127.5 - 1`), "
+            f"got dtype {dtype}."
+        )
     return ops.cast(videos, "float32")
 
 
@@ -65,11 +75,18 @@ def _tensorflow_train_step(gan, data):
 
     real = _real_videos(data)
     with tf.GradientTape() as tape:
-        d_loss, (real_logits, fake_logits) = gan._discriminator_objective(real, _tensorflow_input_gradient)
-    gan.d_optimizer.apply(tape.gradient(d_loss, gan.discriminator.trainable_variables), gan.discriminator.trainable_variables)
+        d_loss, (real_logits, fake_logits) = gan._discriminator_objective(
+            real, _tensorflow_input_gradient
+        )
+    gan.d_optimizer.apply(
+        tape.gradient(d_loss, gan.discriminator.trainable_variables),
+        gan.discriminator.trainable_variables,
+    )
     with tf.GradientTape() as tape:
         g_loss, _ = gan._generator_objective(ops.shape(real)[0])
-    gan.g_optimizer.apply(tape.gradient(g_loss, gan.generator.trainable_variables), gan.generator.trainable_variables)
+    gan.g_optimizer.apply(
+        tape.gradient(g_loss, gan.generator.trainable_variables), gan.generator.trainable_variables
+    )
     return _update_metrics(gan, _metric_values(d_loss, g_loss, real_logits, fake_logits))
 
 
@@ -86,23 +103,48 @@ def _jax_train_step(gan, state, data):
     trainable, non_trainable, optimizer_variables, metrics_variables = state
     real = _real_videos(data)
     split = len(gan.d_optimizer.variables)
-    d_optimizer_variables, g_optimizer_variables = optimizer_variables[:split], optimizer_variables[split:]
+    d_optimizer_variables, g_optimizer_variables = (
+        optimizer_variables[:split],
+        optimizer_variables[split:],
+    )
 
-    (d_loss, (real_logits, fake_logits)), trainable, non_trainable, d_optimizer_variables = _jax_update(
-        gan, gan.discriminator, gan.d_optimizer, d_optimizer_variables, trainable, non_trainable,
-        gan._discriminator_objective, real, _jax_input_gradient,
+    (d_loss, (real_logits, fake_logits)), trainable, non_trainable, d_optimizer_variables = (
+        _jax_update(
+            gan,
+            gan.discriminator,
+            gan.d_optimizer,
+            d_optimizer_variables,
+            trainable,
+            non_trainable,
+            gan._discriminator_objective,
+            real,
+            _jax_input_gradient,
+        )
     )
     (g_loss, _), trainable, non_trainable, g_optimizer_variables = _jax_update(
-        gan, gan.generator, gan.g_optimizer, g_optimizer_variables, trainable, non_trainable,
-        gan._generator_objective, real.shape[0],
+        gan,
+        gan.generator,
+        gan.g_optimizer,
+        g_optimizer_variables,
+        trainable,
+        non_trainable,
+        gan._generator_objective,
+        real.shape[0],
     )
     values = _metric_values(d_loss, g_loss, real_logits, fake_logits)
     logs, metrics_variables = _jax_update_metrics(gan, metrics_variables, values)
-    state = (trainable, non_trainable, d_optimizer_variables + g_optimizer_variables, metrics_variables)
+    state = (
+        trainable,
+        non_trainable,
+        d_optimizer_variables + g_optimizer_variables,
+        metrics_variables,
+    )
     return logs, state
 
 
-def _jax_update(gan, network, optimizer, optimizer_variables, trainable, non_trainable, objective, *args):
+def _jax_update(
+    gan, network, optimizer, optimizer_variables, trainable, non_trainable, objective, *args
+):
     """One optimizer step on ``network``'s weights for ``objective(*args) -> (loss, aux)``.
 
     Returns ``((loss, aux), trainable, non_trainable, optimizer_variables)``,
@@ -118,14 +160,25 @@ def _jax_update(gan, network, optimizer, optimizer_variables, trainable, non_tra
         return loss, (aux, non_trainable)
 
     network_values = [trainable[i] for i in positions]
-    (loss, (aux, non_trainable)), gradients = jax.value_and_grad(loss_fn, has_aux=True)(network_values, non_trainable)
-    network_values, optimizer_variables = optimizer.stateless_apply(optimizer_variables, gradients, network_values)
-    return (loss, aux), _replace(trainable, positions, network_values), non_trainable, optimizer_variables
+    (loss, (aux, non_trainable)), gradients = jax.value_and_grad(loss_fn, has_aux=True)(
+        network_values, non_trainable
+    )
+    network_values, optimizer_variables = optimizer.stateless_apply(
+        optimizer_variables, gradients, network_values
+    )
+    return (
+        (loss, aux),
+        _replace(trainable, positions, network_values),
+        non_trainable,
+        optimizer_variables,
+    )
 
 
 def _jax_stateless(gan, trainable, non_trainable, function, *args):
     """``function(*args)`` with the GAN's variables read from (and written to) values."""
-    mapping = list(zip(gan.trainable_variables, trainable)) + list(zip(gan.non_trainable_variables, non_trainable))
+    mapping = list(zip(gan.trainable_variables, trainable)) + list(
+        zip(gan.non_trainable_variables, non_trainable)
+    )
     with keras.StatelessScope(state_mapping=mapping) as scope:
         outputs = function(*args)
     return outputs, [scope.get_current_value(v) for v in gan.non_trainable_variables]
@@ -174,7 +227,9 @@ def _torch_train_step(gan, data):
     g_loss, _ = gan._generator_objective(real.shape[0])
     g_loss.backward()
     _torch_apply(gan.g_optimizer, gan.generator)
-    values = _metric_values(d_loss.detach(), g_loss.detach(), real_logits.detach(), fake_logits.detach())
+    values = _metric_values(
+        d_loss.detach(), g_loss.detach(), real_logits.detach(), fake_logits.detach()
+    )
     return _update_metrics(gan, values)
 
 

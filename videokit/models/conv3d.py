@@ -23,12 +23,14 @@ _C3D_PRESETS = {
         "num_classes": 487,
         "filters": (64, 128, 256, 256, 512, 512, 512, 512),
         "fc_units": 4096,
+        "dropout": 0.5,
     },
     "small": {
         "input_shape": (8, 32, 32, 3),
         "num_classes": 8,
         "filters": (8, 16, 32, 32, 64, 64, 64, 64),
         "fc_units": 128,
+        "dropout": 0.2,
     },
 }
 
@@ -117,7 +119,7 @@ def c3d(
     preset=None,
     filters=None,
     fc_units=None,
-    dropout=0.5,
+    dropout=None,
     classifier_activation="softmax",
     name="c3d",
 ):
@@ -128,7 +130,9 @@ def c3d(
     at first), pools 2-5 are ``2x2x2``. Like the original Caffe net, pool5
     pads the bottom and right, so a ``16x112x112`` clip ends in a ``1x4x4x512``
     map, i.e. 8192 features. Then two fully connected layers fc6, fc7 with ReLU
-    and dropout and a softmax classifier. The paper configuration on Sports-1M
+    and dropout and a softmax classifier. Convolutions and fc6, fc7 start from
+    He-uniform weights: with Keras's default Glorot initialisation the signal
+    fades through the eight ReLU convolutions and the small preset barely trains. The paper configuration on Sports-1M
     (487 classes) has 79,991,015 parameters: 27,655,936 in the convolutions
     and 52,335,079 in the fully connected layers.
 
@@ -144,7 +148,8 @@ def c3d(
             Default from the preset: ``(64, 128, 256, 256, 512, 512, 512, 512)``
             or ``(8, 16, 32, 32, 64, 64, 64, 64)``.
         fc_units: int, width of fc6 and fc7: 4096 (paper) or 128 (small).
-        dropout: float, dropout rate after fc6 and fc7.
+        dropout: float, dropout rate after fc6 and fc7: 0.5 (paper) or 0.2
+            (small, whose 128 units learn too slowly with 0.5).
         classifier_activation: activation of the classifier, `"softmax"` or
             `None` for logits.
         name: name of the model.
@@ -167,6 +172,7 @@ def c3d(
         "num_classes": num_classes,
         "filters": filters,
         "fc_units": fc_units,
+        "dropout": dropout,
     }
     settings = _resolve(_C3D_PRESETS, preset, overrides)
     shape = _check_input_shape(settings["input_shape"], "c3d", allow_none=False)
@@ -202,7 +208,7 @@ def c3d(
         x = keras.layers.Dense(
             settings["fc_units"], activation="relu", kernel_initializer="he_uniform", name=layer
         )(x)
-        x = keras.layers.Dropout(dropout, name=f"dropout{layer[-1]}")(x)
+        x = keras.layers.Dropout(settings["dropout"], name=f"dropout{layer[-1]}")(x)
     outputs = _classifier(x, settings["num_classes"], classifier_activation)
     return keras.Model(inputs, outputs, name=name)
 

@@ -26,6 +26,15 @@ from videokit.models import _gan_steps
 
 LOSS_KINDS = ("non_saturating", "hinge")
 
+# What each builder uses for an argument left as None without a preset.
+_DEFAULTS = {
+    "vgan_generator": {"latent_dim": 100, "output_shape": (16, 64, 64, 3), "base_filters": 64},
+    "mocogan_generator": {
+        "latent_dim": 10, "output_shape": (16, 64, 64, 3), "content_dim": 50, "motion_dim": 10, "base_filters": 64,
+    },
+    "video_discriminator": {"input_shape": (16, 64, 64, 3), "base_filters": 64},
+}
+
 _PRESETS = {
     "vgan_generator": {
         "small": {"latent_dim": 32, "output_shape": (8, 32, 32, 3), "base_filters": 16},
@@ -154,7 +163,9 @@ def r1_penalty(input_gradients):
     2.0
     """
     gradients = ops.cast(input_gradients, "float32")
-    squared_norms = ops.sum(ops.reshape(ops.square(gradients), (ops.shape(gradients)[0], -1)), axis=1)
+    squared_norms = ops.sum(
+        ops.reshape(ops.square(gradients), (ops.shape(gradients)[0], -1)), axis=1
+    )
     return 0.5 * ops.mean(squared_norms)
 
 
@@ -162,13 +173,12 @@ def r1_penalty(input_gradients):
 
 
 def _preset_values(builder, preset, **given):
-    """The builder arguments, replaced by the preset's values when one is named."""
-    if preset is None:
-        return given
+    """The builder arguments: explicit ones, then the preset's, then the defaults."""
     presets = _PRESETS[builder]
-    if preset not in presets:
+    if preset is not None and preset not in presets:
         raise ValueError(f"`preset` must be None or one of {tuple(presets)}, got {preset!r}.")
-    return {**given, **presets[preset]}
+    explicit = {key: value for key, value in given.items() if value is not None}
+    return {**_DEFAULTS[builder], **presets.get(preset, {}), **explicit}
 
 
 def _check_video_shape(shape, name):
@@ -229,12 +239,18 @@ def _foreground_stream(z, start, temporal, base_filters, channels):
     x = _project(z, start, base_filters * 2 ** (steps - 1), "fg_project")
     for i, t_stride in enumerate(temporal[:-1]):
         x = keras.layers.Conv3DTranspose(
-            base_filters * 2 ** (steps - 2 - i), 4, strides=(t_stride, 2, 2),
-            padding="same", use_bias=False, name=f"fg_up{i + 1}",
+            base_filters * 2 ** (steps - 2 - i),
+            4,
+            strides=(t_stride, 2, 2),
+            padding="same",
+            use_bias=False,
+            name=f"fg_up{i + 1}",
         )(x)
         x = _norm_relu(x, f"fg_up{i + 1}")
     strides = (temporal[-1], 2, 2)
-    foreground = keras.layers.Conv3DTranspose(channels, 4, strides=strides, padding="same", name="fg_rgb")(x)
+    foreground = keras.layers.Conv3DTranspose(
+        channels, 4, strides=strides, padding="same", name="fg_rgb"
+    )(x)
     mask = keras.layers.Conv3DTranspose(1, 4, strides=strides, padding="same", name="fg_mask")(x)
     foreground = keras.layers.Activation("tanh", dtype="float32", name="foreground")(foreground)
     mask = keras.layers.Activation("sigmoid", dtype="float32", name="mask")(mask)
@@ -244,7 +260,9 @@ def _foreground_stream(z, start, temporal, base_filters, channels):
 def _image_generator_layers(grid, steps, base_filters, channels, name):
     """Layers of a 2D DCGAN generator: code -> ``(h, w, channels)`` image in [-1, 1]."""
     layers = [
-        keras.layers.Dense(math.prod(grid) * base_filters * 2 ** (steps - 1), use_bias=False, name=f"{name}_dense"),
+        keras.layers.Dense(
+            math.prod(grid) * base_filters * 2 ** (steps - 1), use_bias=False, name=f"{name}_dense"
+        ),
         keras.layers.Reshape((*grid, base_filters * 2 ** (steps - 1)), name=f"{name}_reshape"),
         keras.layers.BatchNormalization(name=f"{name}_bn"),
         keras.layers.ReLU(name=f"{name}_relu"),
@@ -252,17 +270,23 @@ def _image_generator_layers(grid, steps, base_filters, channels, name):
     for i in range(steps - 1):
         layers += [
             keras.layers.Conv2DTranspose(
-                base_filters * 2 ** (steps - 2 - i), 4, strides=2, padding="same",
-                use_bias=False, name=f"{name}_up{i + 1}",
+                base_filters * 2 ** (steps - 2 - i),
+                4,
+                strides=2,
+                padding="same",
+                use_bias=False,
+                name=f"{name}_up{i + 1}",
             ),
             keras.layers.BatchNormalization(name=f"{name}_up{i + 1}_bn"),
             keras.layers.ReLU(name=f"{name}_up{i + 1}_relu"),
         ]
-    layers.append(keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", name=f"{name}_rgb"))
+    layers.append(
+        keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", name=f"{name}_rgb")
+    )
     return layers
 
 
-def _apply(layers, x):
+def _apply_layers(layers, x):
     for layer in layers:
         x = layer(x)
     return x
@@ -302,7 +326,8 @@ class MaskedComposite(keras.layers.Layer):
     def build(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
-                f"MaskedComposite expects [foreground, mask, background], got {len(input_shape)} inputs."
+                "MaskedComposite expects [foreground, mask, background], "
+                f"got {len(input_shape)} inputs."
             )
         foreground, mask, background = (tuple(s) for s in input_shape)
         if len(foreground) != 5 or mask[:-1] != foreground[:-1] or mask[-1] != 1:
@@ -326,7 +351,12 @@ class MaskedComposite(keras.layers.Layer):
 
 
 def vgan_generator(
-    latent_dim=100, output_shape=(16, 64, 64, 3), *, base_filters=64, preset=None, name="vgan_generator"
+    latent_dim=None,
+    output_shape=None,
+    *,
+    base_filters=None,
+    preset=None,
+    name="vgan_generator",
 ):
     """VGAN two-stream generator (Vondrick, Pirsiavash & Torralba 2016).
 
@@ -352,8 +382,9 @@ def vgan_generator(
             step doubles them (64 gives the paper's 512-256-128-64).
         preset: None, ``"small"`` (32-d code, 8 frames of 32x32, 16 filters:
             trains in seconds on a CPU) or ``"paper"`` (100-d code, 32 frames of
-            64x64, 64 filters); its values replace ``latent_dim``,
-            ``output_shape`` and ``base_filters``.
+            64x64, 64 filters). Its values fill the arguments left as
+            ``None``; explicit arguments win. Without a preset: a 100-d
+            code, 16 frames of 64x64, 64 filters.
         name: the model name.
 
     Input shape:
@@ -377,14 +408,22 @@ def vgan_generator(
     ((2, 8, 32, 32, 3), (2, 8, 32, 32, 1))
     """
     args = _preset_values(
-        "vgan_generator", preset, latent_dim=latent_dim, output_shape=output_shape, base_filters=base_filters
+        "vgan_generator",
+        preset,
+        latent_dim=latent_dim,
+        output_shape=output_shape,
+        base_filters=base_filters,
     )
     shape = _check_video_shape(args["output_shape"], "output_shape")
     (frames, height, width), temporal = _upsampling_plan(shape)
     z = keras.Input((args["latent_dim"],), name="latent")
-    foreground, mask = _foreground_stream(z, (frames, height, width), temporal, args["base_filters"], shape[-1])
-    background_layers = _image_generator_layers((height, width), len(temporal), args["base_filters"], shape[-1], "bg")
-    background = _apply(background_layers, z)
+    foreground, mask = _foreground_stream(
+        z, (frames, height, width), temporal, args["base_filters"], shape[-1]
+    )
+    background_layers = _image_generator_layers(
+        (height, width), len(temporal), args["base_filters"], shape[-1], "bg"
+    )
+    background = _apply_layers(background_layers, z)
     background = keras.layers.Activation("tanh", dtype="float32", name="background")(background)
     video = MaskedComposite(dtype="float32", name="video")([foreground, mask, background])
     outputs = {"video": video, "foreground": foreground, "mask": mask, "background": background}
@@ -392,12 +431,12 @@ def vgan_generator(
 
 
 def mocogan_generator(
-    latent_dim=10,
-    output_shape=(16, 64, 64, 3),
-    content_dim=50,
-    motion_dim=10,
+    latent_dim=None,
+    output_shape=None,
+    content_dim=None,
+    motion_dim=None,
     *,
-    base_filters=64,
+    base_filters=None,
     preset=None,
     name="mocogan_generator",
 ):
@@ -422,7 +461,9 @@ def mocogan_generator(
         preset: None, ``"small"`` (8 frames of 32x32, ``content_dim=16``,
             ``motion_dim=latent_dim=8``, 16 filters) or ``"paper"`` (16 frames
             of 64x64, ``content_dim=50``, ``motion_dim=latent_dim=10``, 64
-            filters); its values replace the other arguments but ``name``.
+            filters). Its values fill the arguments left as ``None``;
+            explicit arguments win. Without a preset: the paper's code
+            sizes with 16 frames of 64x64.
         name: the model name.
 
     Input shape:
@@ -431,7 +472,8 @@ def mocogan_generator(
 
     Output shape:
         A dict: ``"video"`` ``(batch, T, H, W, C)`` in ``[-1, 1]`` (float32)
-        and ``"motion"`` ``(batch, T, motion_dim)``, the motion codes.
+        and ``"motion"`` ``(batch, T, motion_dim)``, the motion codes (the
+        GRU runs in float32, also under mixed precision).
 
     Returns:
         A functional `keras.Model`.
@@ -445,30 +487,48 @@ def mocogan_generator(
     (2, 8, 32, 32, 3)
     """
     args = _preset_values(
-        "mocogan_generator", preset, latent_dim=latent_dim, output_shape=output_shape,
-        content_dim=content_dim, motion_dim=motion_dim, base_filters=base_filters,
+        "mocogan_generator",
+        preset,
+        latent_dim=latent_dim,
+        output_shape=output_shape,
+        content_dim=content_dim,
+        motion_dim=motion_dim,
+        base_filters=base_filters,
     )
     shape = _check_video_shape(args["output_shape"], "output_shape")
     frames, height, width, channels = shape
     steps = _spatial_steps(height, width)
     content = keras.Input((args["content_dim"],), name="content")
     motion_noise = keras.Input((frames, args["latent_dim"]), name="motion_noise")
-    motion = keras.layers.GRU(args["motion_dim"], return_sequences=True, name="motion")(motion_noise)
+    motion = keras.layers.GRU(
+        args["motion_dim"], return_sequences=True, dtype="float32", name="motion"
+    )(motion_noise)
     repeated_content = keras.layers.RepeatVector(frames, name="content_per_frame")(content)
     codes = keras.layers.Concatenate(name="frame_codes")([repeated_content, motion])
     grid = (height // 2**steps, width // 2**steps)
     image_generator = keras.Sequential(
-        [keras.Input((args["content_dim"] + args["motion_dim"],)),
-         *_image_generator_layers(grid, steps, args["base_filters"], channels, "frame")],
+        [
+            keras.Input((args["content_dim"] + args["motion_dim"],)),
+            *_image_generator_layers(grid, steps, args["base_filters"], channels, "frame"),
+        ],
         name="image_generator",
     )
     frames_out = keras.layers.TimeDistributed(image_generator, name="frames")(codes)
     video = keras.layers.Activation("tanh", dtype="float32", name="video")(frames_out)
-    return keras.Model({"content": content, "motion_noise": motion_noise}, {"video": video, "motion": motion}, name=name)
+    return keras.Model(
+        {"content": content, "motion_noise": motion_noise},
+        {"video": video, "motion": motion},
+        name=name,
+    )
 
 
 def video_discriminator(
-    input_shape=(16, 64, 64, 3), *, base_filters=64, normalization="layer", preset=None, name="video_discriminator"
+    input_shape=None,
+    *,
+    base_filters=None,
+    normalization="layer",
+    preset=None,
+    name="video_discriminator",
 ):
     """3D-conv video discriminator: strided `Conv3D` + LeakyReLU, one logit.
 
@@ -485,8 +545,9 @@ def video_discriminator(
         base_filters: int, the channels of the first convolution.
         normalization: ``"layer"`` or None.
         preset: None, ``"small"`` (8 frames of 32x32, 16 filters) or
-            ``"paper"`` (VGAN: 32 frames of 64x64, 64 filters); its values
-            replace ``input_shape`` and ``base_filters``.
+            ``"paper"`` (VGAN: 32 frames of 64x64, 64 filters). Its values
+            fill the arguments left as ``None``; explicit arguments win.
+            Without a preset: 16 frames of 64x64, 64 filters.
         name: the model name.
 
     Input shape:
@@ -506,7 +567,9 @@ def video_discriminator(
     """
     if normalization not in ("layer", None):
         raise ValueError(f"`normalization` must be 'layer' or None, got {normalization!r}.")
-    args = _preset_values("video_discriminator", preset, input_shape=input_shape, base_filters=base_filters)
+    args = _preset_values(
+        "video_discriminator", preset, input_shape=input_shape, base_filters=base_filters
+    )
     shape = _check_video_shape(args["input_shape"], "input_shape")
     videos = keras.Input(shape, name="video")
     x = videos
@@ -515,7 +578,11 @@ def video_discriminator(
         t_stride = 2 if frames > 1 else 1
         frames = math.ceil(frames / t_stride)
         x = keras.layers.Conv3D(
-            args["base_filters"] * 2**i, 4, strides=(t_stride, 2, 2), padding="same", name=f"conv{i + 1}"
+            args["base_filters"] * 2**i,
+            4,
+            strides=(t_stride, 2, 2),
+            padding="same",
+            name=f"conv{i + 1}",
         )(x)
         if normalization == "layer" and i > 0:
             x = keras.layers.LayerNormalization(name=f"conv{i + 1}_ln")(x)
@@ -593,6 +660,13 @@ class VideoGAN(keras.Model):
     such as `mocogan_generator`'s) and returns a video or a dict with a
     ``"video"`` entry. Calling the `VideoGAN` on latents returns the video.
 
+    Under mixed precision use ``"mixed_bfloat16"``: `VideoGAN` does no loss
+    scaling, which ``"mixed_float16"`` would need. On a CPU, prefer the
+    TensorFlow (or PyTorch) backend: XLA's CPU kernels for 3D transposed
+    convolutions, and for the input gradients of strided 3D convolutions,
+    are tens of times slower, so JAX trains the small presets at about 1 clip
+    per second there (on a GPU all backends are fast).
+
     Args:
         generator: a `keras.Model` from noise to videos in ``[-1, 1]``, e.g.
             `vgan_generator` or `mocogan_generator`.
@@ -613,7 +687,8 @@ class VideoGAN(keras.Model):
     >>> from videokit.data import moving_shapes
     >>> videos, _, _ = moving_shapes(8, num_frames=8, size=32)
     >>> gan = VideoGAN(vgan_generator(preset="small"), video_discriminator(preset="small"), seed=0)
-    >>> gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
+    ...             keras.optimizers.Adam(2e-4, beta_1=0.5))
     >>> history = gan.fit(videos / 127.5 - 1.0, batch_size=4, epochs=1, verbose=0)
     >>> sorted(history.history)
     ['d_fake', 'd_loss', 'd_real', 'g_loss']
@@ -651,7 +726,9 @@ class VideoGAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
-    def compile(self, d_optimizer, g_optimizer, loss="non_saturating", gradient_penalty=0.0, **kwargs):
+    def compile(
+        self, d_optimizer, g_optimizer, loss="non_saturating", gradient_penalty=0.0, **kwargs
+    ):
         """Configure the two optimizers and the adversarial loss.
 
         Args:
@@ -668,9 +745,14 @@ class VideoGAN(keras.Model):
         if gradient_penalty < 0:
             raise ValueError(f"`gradient_penalty` must be >= 0, got {gradient_penalty!r}.")
         if d_optimizer is g_optimizer:
-            raise ValueError("`d_optimizer` and `g_optimizer` must be two optimizer instances, got the same one.")
+            raise ValueError(
+                "`d_optimizer` and `g_optimizer` must be two optimizer instances, got the same one."
+            )
         super().compile(optimizer=None, **kwargs)
-        for optimizer, network in ((d_optimizer, self.discriminator), (g_optimizer, self.generator)):
+        for optimizer, network in (
+            (d_optimizer, self.discriminator),
+            (g_optimizer, self.generator),
+        ):
             if not optimizer.built:
                 optimizer.build(network.trainable_variables)
         self.d_optimizer = d_optimizer
@@ -699,7 +781,8 @@ class VideoGAN(keras.Model):
         """
         seed = self.seed_generator if seed is None else seed
         return keras.tree.map_structure(
-            lambda t: keras.random.normal((batch_size, *t.shape[1:]), seed=seed), self.generator.input
+            lambda t: keras.random.normal((batch_size, *t.shape[1:]), seed=seed),
+            self.generator.input,
         )
 
     def generate(self, n, seed=None, as_uint8=False):
