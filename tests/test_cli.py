@@ -2,7 +2,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from videokit import io
+
+pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
 
 
 def run_videokit(*arguments, cwd):

@@ -8,6 +8,8 @@ from videokit import io
 from videokit.data import VideoFolder, moving_shapes
 from tests.conftest import indexed_frames
 
+pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
+
 
 @pytest.fixture
 def video_folder(tmp_path):

@@ -7,6 +7,8 @@ import pytest
 from videokit import io
 from tests.conftest import frame_index, indexed_frames
 
+pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
+
 FORMATS = [
     pytest.param("clip.mp4", {}, "h264", id="mp4-h264"),
     pytest.param("clip.avi", {}, "mpeg4", id="avi-mpeg4"),

@@ -8,7 +8,10 @@ import sys
 import textwrap
 import tomllib
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -75,3 +78,8 @@ def test_builders_stay_builders_after_their_module_is_imported():
     from videokit.models import cnn_lstm
 
     assert callable(first) and cnn_lstm is first and videokit.models.cnn_lstm is first
+
+
+def test_ci_runs_the_readme_test_command():
+    ci_lines = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci_lines[-1].startswith("pip install") and ci_lines[-1] in (ROOT / "README.md").read_text()

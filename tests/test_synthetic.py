@@ -3,6 +3,8 @@ import pytest
 
 from videokit.data import SHAPE_CLASSES, moving_digits, moving_shapes
 
+pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
+
 
 def test_moving_shapes_shapes_types_and_balanced_labels():
     videos, labels, class_names = moving_shapes(20, num_frames=8, size=32)

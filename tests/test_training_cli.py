@@ -13,6 +13,8 @@ import pytest
 from videokit import io
 from videokit.data import moving_digits, moving_shapes
 
+pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
+
 TINY = ["--samples", "48", "--clip", "4x32x32", "--batch-size", "8", "--verbose", "2"]
 
 

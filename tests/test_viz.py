@@ -5,9 +5,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pytest
 
 from videokit import io, viz
 from videokit.data import moving_digits, moving_shapes
+
+pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
 
 
 def test_frame_grid_draws_one_row_per_clip_and_saves_a_png(tmp_path):
