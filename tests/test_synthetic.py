@@ -54,3 +54,12 @@ def test_moving_digits_bounce_inside_the_frame():
 def test_bad_sizes_are_clear_errors(arguments, match):
     with pytest.raises(ValueError, match=match):
         moving_shapes(**arguments)
+
+
+def test_digits_scale_with_small_frames_so_they_can_move():
+    videos = moving_digits(8, num_frames=10, size=32, num_digits=1)
+    bright = videos[..., 0] > 128
+    heights = [np.ptp(np.flatnonzero(frame.any(axis=1))) + 1 for frame in bright[:, 0]]
+    assert max(heights) <= 14  # 14-pixel glyphs in 32-pixel frames: 18 pixels to move in
+    with pytest.raises(ValueError, match="digit_size must be from 8 to 31"):
+        moving_digits(1, size=32, digit_size=40)

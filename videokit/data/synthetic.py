@@ -63,12 +63,13 @@ def moving_shapes(n, *, num_frames=16, size=64, seed=0, progress=None):
     return videos, labels, SHAPE_CLASSES
 
 
-def moving_digits(n, *, num_frames=20, size=64, num_digits=2, seed=0, progress=None):
+def moving_digits(n, *, num_frames=20, size=64, num_digits=2, digit_size=None, seed=0, progress=None):
     """Make Moving-MNIST-style clips of digits that bounce inside the frame.
 
     The digits are glyphs rendered offline with matplotlib's bundled fonts
-    (several faces and weights, randomly slanted), 28 pixels tall as in
-    Moving MNIST. Each digit moves in a straight line with a random velocity and
+    (several faces and weights, randomly slanted), 28 pixels tall in 64-pixel
+    frames as in Moving MNIST, and scaled with the frame size otherwise, so
+    they have room to move in small frames too. Each digit moves in a straight line with a random velocity and
     bounces off the borders; overlapping digits are combined with a maximum.
 
     Args:
@@ -76,6 +77,7 @@ def moving_digits(n, *, num_frames=20, size=64, num_digits=2, seed=0, progress=N
         num_frames: frames per clip (at least 2).
         size: frame height and width in pixels (at least 32).
         num_digits: digits per clip.
+        digit_size: glyph size in pixels; by default ``round(28 * size / 64)``.
         seed: integer seed; the same seed always gives the same clips.
         progress: show a tqdm progress bar; by default only for large ``n``.
 
@@ -90,11 +92,14 @@ def moving_digits(n, *, num_frames=20, size=64, num_digits=2, seed=0, progress=N
     _check_sizes(n, num_frames, size, min_frames=2, min_size=32)
     if num_digits < 1:
         raise ValueError(f"num_digits must be at least 1, got {num_digits}.")
+    digit_size = digit_size or round(_DIGIT_SIZE * size / 64)
+    if not 8 <= digit_size < size:
+        raise ValueError(f"digit_size must be from 8 to {size - 1} pixels for {size}-pixel frames, got {digit_size}.")
     videos = np.zeros((n, num_frames, size, size, 1), dtype=np.uint8)
     for index in _progress(range(n), progress, "moving_digits"):
         rng = np.random.default_rng([seed, index])
         for _ in range(num_digits):
-            _draw_bouncing_digit(rng, videos[index, ..., 0])
+            _draw_bouncing_digit(rng, videos[index, ..., 0], digit_size)
     return videos
 
 
@@ -215,15 +220,15 @@ _DIGIT_SIZE = 28
 _FONTS = (("DejaVu Sans", "normal"), ("DejaVu Sans", "bold"), ("DejaVu Serif", "normal"), ("DejaVu Serif", "bold"), ("DejaVu Sans Mono", "bold"))
 
 
-def _draw_bouncing_digit(rng, frames):
+def _draw_bouncing_digit(rng, frames, digit_size):
     num_frames, size, _ = frames.shape
-    glyph = _digit_glyph(int(rng.integers(10)), int(rng.integers(len(_FONTS))), int(rng.integers(-2, 3)))
-    limit = size - _DIGIT_SIZE
+    glyph = _digit_glyph(int(rng.integers(10)), int(rng.integers(len(_FONTS))), int(rng.integers(-2, 3)), digit_size)
+    limit = size - digit_size
     position = rng.uniform(0, limit, size=2)
     velocity = rng.uniform(1.0, 3.0, size=2) * rng.choice([-1, 1], size=2) * size / 64
     for t in range(num_frames):
         y, x = np.round(position).astype(int)
-        window = frames[t, y : y + _DIGIT_SIZE, x : x + _DIGIT_SIZE]
+        window = frames[t, y : y + digit_size, x : x + digit_size]
         np.maximum(window, glyph, out=window)
         position, velocity = _bounce(position + velocity, velocity, limit)
 
@@ -234,19 +239,19 @@ def _bounce(position, velocity, limit):
 
 
 @functools.lru_cache(maxsize=None)
-def _digit_glyph(digit, font_index, slant):
-    """A 28x28 ``uint8`` image of a digit, drawn with a matplotlib font."""
+def _digit_glyph(digit, font_index, slant, digit_size=_DIGIT_SIZE):
+    """A ``digit_size`` square ``uint8`` image of a digit, drawn with a matplotlib font."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     family, weight = _FONTS[font_index]
-    figure = Figure(figsize=(1, 1), dpi=_DIGIT_SIZE)
+    figure = Figure(figsize=(1, 1), dpi=digit_size)
     figure.patch.set_facecolor("black")
     figure.text(0.5, 0.48, str(digit), color="white", family=family, weight=weight,
                 fontsize=68, ha="center", va="center")
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     glyph = np.asarray(canvas.buffer_rgba())[..., 0].copy()
-    for row in range(_DIGIT_SIZE):  # Shear to imitate handwriting slant.
-        glyph[row] = np.roll(glyph[row], int(round(slant * (row - _DIGIT_SIZE / 2) / _DIGIT_SIZE * 2)))
+    for row in range(digit_size):  # Shear to imitate handwriting slant.
+        glyph[row] = np.roll(glyph[row], int(round(slant * (row - digit_size / 2) / digit_size * 2)))
     return glyph
