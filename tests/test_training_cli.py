@@ -109,13 +109,15 @@ def test_next_frame_predictor_and_gan_runs(tmp_path):
     (["train", "--model", "resnet9000"], "unknown model 'resnet9000'; choose one of cnn_lstm, c3d"),
     (["train", "--data", "no/such/folder"], "data must be moving_shapes or moving_digits or a folder of videos"),
     (["train", "--data", "empty"], "no class folders found"),
-    (["train", "--model", "c3d", "--clip", "4x8x8", "--samples", "16"], "c3d"),
+    (["train", "--model", "c3d", "--clip", "4x32x32", "--samples", "16"], "so it needs clips of shape (time, height, width, channels) with time >= 8"),
     (["train", "--clip", "16by112"], "clip must look like FRAMESxHEIGHTxWIDTH"),
     (["evaluate", "nowhere"], "not a videokit run directory"),
 ])
 def test_user_errors_are_one_clear_line(tmp_path, arguments, message):
     (tmp_path / "empty").mkdir()
-    assert message in one_line_error(videokit(*arguments, cwd=tmp_path))
+    assert message in one_line_error(videokit(*arguments, "--run-dir", "run", cwd=tmp_path)
+                                      if arguments[0] == "train" else videokit(*arguments, cwd=tmp_path))
+    assert not (tmp_path / "run").exists()  # a run that never started leaves nothing behind
 
 
 def test_run_dir_of_another_model_or_not_a_run_is_refused(tmp_path):

@@ -1,6 +1,7 @@
 """The ``videokit`` command line (also ``python -m videokit``)."""
 
 import argparse
+import json
 import pathlib
 import sys
 import time
@@ -30,6 +31,7 @@ def _parser():
     _add_evaluate(commands)
     _add_predict(commands)
     _add_bench(commands)
+    _add_grade(commands)
 
     demo = commands.add_parser("demo", help="write synthetic clips as real videos, decode them, draw a frame grid")
     demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("videokit-demo"), help="output folder")
@@ -44,7 +46,7 @@ def _parser():
 
 
 def _add_train(commands):
-    from videokit.training import MODEL_NAMES, PRECISIONS
+    from videokit.config import MODEL_NAMES, PRECISIONS
 
     train = commands.add_parser("train", help="train a video model into a run directory")
     train.add_argument("--model", default="cnn_lstm", metavar="NAME",
@@ -75,26 +77,28 @@ def _add_train(commands):
 def _train(arguments):
     if arguments.logical_cpus:
         _split_cpu(arguments.logical_cpus)
-    from videokit import training
+    from videokit import config as run_config
 
     run_dir = arguments.run_dir or pathlib.Path("runs") / arguments.model
     epochs = arguments.epochs
     if epochs is None:
-        saved = training.saved_config(run_dir) if arguments.resume else None
-        epochs = saved.epochs if saved else training.RunConfig.epochs
-    config = training.RunConfig(
+        saved = run_config.saved_config(run_dir) if arguments.resume else None
+        epochs = saved.epochs if saved else run_config.RunConfig.epochs
+    config = run_config.RunConfig(
         model=arguments.model, data=arguments.data, epochs=epochs, batch_size=arguments.batch_size,
-        clip=training.parse_clip(arguments.clip), samples=arguments.samples, preset=arguments.preset,
+        clip=run_config.parse_clip(arguments.clip), samples=arguments.samples, preset=arguments.preset,
         precision=arguments.precision, jit=arguments.jit, strategy=arguments.strategy,
         learning_rate=arguments.learning_rate, seed=arguments.seed,
     )
+    from videokit import training  # imports Keras: after the logical CPUs are set up
+
     history = training.train(config, run_dir, resume=arguments.resume, overwrite=arguments.overwrite,
                              verbose=arguments.verbose)
     final = {name: values[-1] for name, values in history.items()}
     print(f"run directory: {run_dir}")
     print("final epoch: " + ", ".join(f"{name} {value:.4f}" for name, value in sorted(final.items())))
     if "val_accuracy" in final:
-        classes = len(training.json.loads((run_dir / "classes.json").read_text()))
+        classes = len(json.loads((run_dir / "classes.json").read_text()))
         print(f"validation accuracy {final['val_accuracy']:.3f} (chance {1 / classes:.3f}); "
               f"see {run_dir / 'curves.png'} and {run_dir / 'confusion.png'}")
     return 0
@@ -158,7 +162,7 @@ def _predict(arguments):
 
 
 def _add_bench(commands):
-    from videokit.training import MODEL_NAMES
+    from videokit.config import MODEL_NAMES
 
     bench = commands.add_parser("bench", help="training and inference speed of a model")
     bench.add_argument("--model", default="c3d", metavar="NAME", help=f"one of {', '.join(MODEL_NAMES)}")
@@ -179,6 +183,49 @@ def _bench(arguments):
                                steps=arguments.steps)
     print(benchmark.format_table([result]))
     return 0
+
+
+def _add_grade(commands):
+    grade = commands.add_parser(
+        "grade",
+        help="grade exercise notebooks with otter-grader, hidden tests included",
+        description="Grade student notebooks of the exercises in exercises/ against the hidden tests of their "
+        "masters in solutions/, each in a kernel of its own. Prints a score table and writes grades.json "
+        "and grades.csv. Exit status: 0 when every notebook was graded (whatever its score), 1 when some "
+        "could not be graded (not a notebook, unknown exercise set, kernel died), 2 on a usage error.",
+    )
+    grade.add_argument("submissions", nargs="+", type=pathlib.Path, help="notebooks, or folders of notebooks")
+    grade.add_argument("--output", type=pathlib.Path, default=pathlib.Path("grades"),
+                       help="folder for grades.json and grades.csv (default grades/)")
+    grade.add_argument("--timeout", type=float, default=120.0,
+                       help="seconds each cell and each test may run (default 120)")
+    grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
+    grade.add_argument("--solutions", type=pathlib.Path, default=None,
+                       help="folder of the solution masters (default: solutions/ of this checkout)")
+    grade.set_defaults(run=_grade)
+
+
+def _grade(arguments):
+    from videokit import grading
+
+    def progress(result):
+        print(f"{result.path}: {grading.format_score(result)}", file=sys.stderr, flush=True)
+
+    if arguments.timeout <= 0 or arguments.jobs < 1:
+        raise ValueError(f"--timeout must be positive and --jobs at least 1; "
+                         f"got {arguments.timeout} and {arguments.jobs}.")
+    try:
+        results = grading.grade(arguments.submissions, timeout=arguments.timeout, jobs=arguments.jobs,
+                                solutions=arguments.solutions, progress=progress)
+    except ImportError as error:  # otter-grader is not installed.
+        raise ValueError(str(error)) from None
+    print(grading.format_table(results))
+    json_path, csv_path = grading.write_reports(results, arguments.output)
+    print(f"reports: {json_path} and {csv_path}")
+    failed = [result for result in results if result.status != "graded"]
+    if failed:
+        print(f"videokit grade: {len(failed)} of {len(results)} notebooks could not be graded", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _demo(arguments):

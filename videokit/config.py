@@ -1,0 +1,107 @@
+"""What a training run is: the model and data names and ``RunConfig``.
+
+Kept free of Keras so that the command line starts fast and ``--help`` works
+before any backend is imported.
+"""
+
+import dataclasses
+import json
+import pathlib
+
+CLASSIFIERS = {
+    "cnn_lstm": "cnn_lstm",
+    "c3d": "c3d",
+    "r2plus1d": "r2plus1d",
+    "r3d": "r3d",
+    "single_frame": "single_frame",
+    "early_fusion": "early_fusion",
+    "late_fusion": "late_fusion",
+    "slow_fusion": "slow_fusion",
+    "multi_level_fusion": "multi_level_fusion",
+}
+PREDICTORS = {"convlstm": "convlstm_predictor"}
+GENERATORS = {"vgan": "vgan_generator", "mocogan": "mocogan_generator"}
+MODEL_NAMES = (*CLASSIFIERS, *PREDICTORS, *GENERATORS)
+SYNTHETIC_DATA = ("moving_shapes", "moving_digits")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """What to train and how; saved as ``config.json`` in the run directory.
+
+    Args:
+        model: one of ``MODEL_NAMES``.
+        data: ``"moving_shapes"``, ``"moving_digits"`` or a folder of videos
+            with one sub-folder per class.
+        epochs: total number of epochs (a resumed run trains up to it).
+        batch_size: clips per batch.
+        clip: ``(frames, height, width)`` of the clips fed to the model.
+        samples: clips to generate for synthetic data.
+        preset: the model builder's preset, ``"small"`` or ``"paper"``.
+        precision: Keras dtype policy.
+        jit: compile the training step with XLA.
+        strategy: ``"none"`` or ``"mirrored"`` (data parallel on all devices).
+        learning_rate: Adam learning rate.
+        validation_fraction: share of the data held out for validation.
+        seed: seed for data, initial weights and shuffling.
+    """
+
+    model: str = "cnn_lstm"
+    data: str = "moving_shapes"
+    epochs: int = 10
+    batch_size: int = 16
+    clip: tuple = (8, 32, 32)
+    samples: int = 1600
+    preset: str = "small"
+    precision: str = "float32"
+    jit: bool = False
+    strategy: str = "none"
+    learning_rate: float = 2e-3
+    validation_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self):
+        self.clip = tuple(int(size) for size in self.clip)
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}.")
+        if self.strategy not in ("none", "mirrored"):
+            raise ValueError(f"unknown strategy {self.strategy!r}; choose 'none' or 'mirrored'.")
+        if len(self.clip) != 3 or min(self.clip) < 1:
+            raise ValueError(f"clip must be FRAMESxHEIGHTxWIDTH, e.g. 16x112x112; got {self.clip}.")
+        if self.data not in SYNTHETIC_DATA and not pathlib.Path(self.data).is_dir():
+            raise ValueError(f"data must be {' or '.join(SYNTHETIC_DATA)} or a folder of videos; "
+                             f"{self.data} is neither.")
+        if self.epochs < 1 or self.batch_size < 1 or self.samples < 2:
+            raise ValueError("epochs and batch_size must be at least 1 and samples at least 2.")
+
+    @property
+    def kind(self):
+        """``"classifier"``, ``"predictor"`` or ``"generator"``."""
+        if self.model in CLASSIFIERS:
+            return "classifier"
+        return "predictor" if self.model in PREDICTORS else "generator"
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls(**json.loads(text))
+
+
+def parse_clip(text):
+    """``"16x112x112"`` -> ``(16, 112, 112)``."""
+    try:
+        frames, height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"clip must look like FRAMESxHEIGHTxWIDTH, e.g. 16x112x112; got {text!r}.") from None
+    return frames, height, width
+
+
+def saved_config(run_dir):
+    """The ``RunConfig`` saved in a run directory, or ``None``."""
+    path = pathlib.Path(run_dir) / "config.json"
+    return RunConfig.from_json(path.read_text()) if path.exists() else None
