@@ -275,3 +275,14 @@ def test_explicit_arguments_win_over_a_preset():
     discriminator = gan.video_discriminator((4, 32, 32, 3), preset="small")
     assert generator.output["video"].shape[1:] == (4, 32, 32, 3)
     assert discriminator.input_shape[1:] == (4, 32, 32, 3)
+
+
+def test_an_integer_seed_draws_independent_noise_for_each_generator_input():
+    from videokit.models import gan
+
+    model = gan.VideoGAN(gan.mocogan_generator(preset="small"), gan.video_discriminator(preset="small"))
+    latents = {name: np.asarray(value) for name, value in model.sample_latents(2, seed=3).items()}
+    again = {name: np.asarray(value) for name, value in model.sample_latents(2, seed=3).items()}
+    content, motion = latents["content"].ravel(), latents["motion_noise"].ravel()
+    assert not np.allclose(content, motion[: content.size])
+    np.testing.assert_array_equal(latents["content"], again["content"])

@@ -779,7 +779,10 @@ class VideoGAN(keras.Model):
         Returns:
             A tensor ``(batch_size, *latent_shape)``, or a dict of them.
         """
-        seed = self.seed_generator if seed is None else seed
+        if seed is None:
+            seed = self.seed_generator
+        elif isinstance(seed, int):  # one generator, so that each input of a dict gets its own noise
+            seed = keras.random.SeedGenerator(seed)
         return keras.tree.map_structure(
             lambda t: keras.random.normal((batch_size, *t.shape[1:]), seed=seed),
             self.generator.input,
