@@ -150,10 +150,12 @@ def _as_batch(clips):
 
 
 def _show(axis, frame, cmap):
+    # Nearest-neighbour scaling shows the real pixels (and keeps PNGs of noisy clips small).
     if frame.shape[-1] == 1:
-        axis.imshow(frame[..., 0], cmap=cmap or "gray", vmin=0, vmax=255 if frame.dtype == np.uint8 else 1)
+        axis.imshow(frame[..., 0], cmap=cmap or "gray", vmin=0, vmax=255 if frame.dtype == np.uint8 else 1,
+                    interpolation="nearest")
     else:
-        axis.imshow(frame if frame.dtype == np.uint8 else np.clip(frame, 0, 1))
+        axis.imshow(frame if frame.dtype == np.uint8 else np.clip(frame, 0, 1), interpolation="nearest")
     axis.set_xticks([])
     axis.set_yticks([])
 

@@ -3,7 +3,7 @@
 import importlib
 
 _MODEL_MODULES = {
-    "cnn_lstm": "cnn_lstm",
+    "cnn_lstm": "cnn_rnn",
     "convlstm_predictor": "convlstm",
     "rollout": "convlstm",
     "c3d": "conv3d",
@@ -26,8 +26,6 @@ __all__ = sorted(_MODEL_MODULES)
 def __getattr__(name):
     if name in _MODEL_MODULES:
         module = importlib.import_module(f"videokit.models.{_MODEL_MODULES[name]}")
-        # Importing videokit.models.cnn_lstm binds the *module* to this package's
-        # attribute cnn_lstm; rebind the name to the builder.
         value = globals()[name] = getattr(module, name)
         return value
     raise AttributeError(f"module 'videokit.models' has no attribute {name!r}")

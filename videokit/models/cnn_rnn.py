@@ -1,4 +1,4 @@
-"""CNN + LSTM video classifier: a 2D CNN per frame, a recurrent layer over time."""
+"""CNN-RNN video classifiers: a 2D CNN per frame, a recurrent layer (LSTM or GRU) over time."""
 
 import keras
 
@@ -108,7 +108,7 @@ def cnn_lstm(
     >>> model = cnn_lstm(preset="small", num_classes=4, pooling="attention")
     >>> model.output_shape
     (None, 4)
-    >>> model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
 
     With `pooling="attention"`, the second output of the attention layer holds
     its weights over the frames, e.g. to plot which frames the model looks at:

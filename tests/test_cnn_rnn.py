@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from videokit.data import moving_shapes
-from videokit.models.cnn_lstm import cnn_lstm
+from videokit.models import cnn_lstm
 
 CLIP_SHAPE = (4, 24, 24, 3)
 
