@@ -5,7 +5,7 @@ must come from the same size the tests use: this script sets ``CI=true`` for
 the kernel, exactly like ``conftest.py`` does for the test run.
 
 Usage:
-    python tools/execute_notebooks.py                 # every notebook and solution
+    python tools/execute_notebooks.py                 # every course notebook
     python tools/execute_notebooks.py notebooks/01_convolution.ipynb
 """
 
@@ -20,7 +20,9 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DEFAULT_GLOBS = ("notebooks/*.ipynb", "solutions/*.ipynb")
+# Only the course notebooks: the exercise masters in solutions/ are run by the
+# grader's tests (tests/test_grading.py), and exercises/ are generated from them.
+DEFAULT_GLOBS = ("notebooks/*.ipynb",)
 
 
 def notebook_paths(arguments):
