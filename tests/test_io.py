@@ -79,7 +79,7 @@ def test_only_the_wanted_frames_are_converted_and_long_gaps_are_seeked(make_vide
                       quality=0)
     converted, runs = [], []
     to_rgb, decode_run = io._to_rgb, io._decode_run
-    monkeypatch.setattr(io, "_to_rgb", lambda frame, shape: converted.append(frame.pts) or to_rgb(frame, shape))
+    monkeypatch.setattr(io, "_to_rgb", lambda frame, **kw: converted.append(frame.pts) or to_rgb(frame, **kw))
     monkeypatch.setattr(io, "_decode_run", lambda *a: runs.append(a[3:5]) or decode_run(*a))
     clip = io.read_video(path, num_frames=4, sampling="uniform")
     assert [frame_index(frame, step=3) for frame in clip] == [0, 20, 39, 59]

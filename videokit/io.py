@@ -20,6 +20,7 @@ import tempfile
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 SAMPLING_POLICIES = ("uniform", "clip", "center", "random", "all")
 
@@ -228,7 +229,6 @@ def read_video(
         raise VideoReadError(path, str(error)) from None
     with _open(path) as container:
         stream = _video_stream(container, path)
-        stream.thread_type = "AUTO"
         shape = _output_shape(stream, size)
         frames = _decode_wanted(container, stream, index, wanted, shape, path)
     return frames
@@ -401,8 +401,9 @@ def _decode_wanted(container, stream, index, wanted, shape, path):
     for position, frame_index in enumerate(wanted):
         positions.setdefault(int(index.timestamps[frame_index]), []).append(position)
     frames = [None] * len(wanted)
+    convert = functools.partial(_to_rgb, shape=shape, reformatter=VideoReformatter())  # one swscale context
     for first, last in _decode_runs(index, np.unique(wanted)):
-        _decode_run(container, stream, index, first, last, positions, frames, shape, path)
+        _decode_run(container, stream, index, first, last, positions, frames, convert, path)
     missing = [int(wanted[i]) for i, frame in enumerate(frames) if frame is None]
     if missing:
         raise VideoReadError(path, f"could not decode frame {missing[0]} of {len(index.timestamps)} "
@@ -429,7 +430,7 @@ def _decode_runs(index, wanted):
     return runs
 
 
-def _decode_run(container, stream, index, first, last, positions, frames, shape, path):
+def _decode_run(container, stream, index, first, last, positions, frames, convert, path):
     first_timestamp, last_timestamp = index.timestamps[first], index.timestamps[last]
     if first > 0:
         container.seek(int(first_timestamp), stream=stream, backward=True, any_frame=False)
@@ -440,20 +441,22 @@ def _decode_run(container, stream, index, first, last, positions, frames, shape,
                 continue
             for position in positions.get(int(timestamp), ()):
                 if frames[position] is None:
-                    frames[position] = _to_rgb(frame, shape)
+                    frames[position] = convert(frame)
             if timestamp >= last_timestamp:
                 return
     except av.FFmpegError as error:
         raise VideoReadError(path, f"decoding failed ({_reason(error)}); the file is truncated or damaged.") from None
 
 
-def _to_rgb(frame, shape):
+def _to_rgb(frame, shape, reformatter):
+    """RGB pixels of a decoded frame, resized by FFmpeg's swscale and turned upright."""
     rotation = _frame_rotation(frame)
     if shape is None:
-        image = frame.to_ndarray(format="rgb24")
+        image = reformatter.reformat(frame, format="rgb24").to_ndarray()
     else:
         height, width = shape if rotation in (0, 180) else shape[::-1]
-        image = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+        image = reformatter.reformat(frame, width=width, height=height, format="rgb24",
+                                     interpolation="AREA").to_ndarray()
     return np.ascontiguousarray(np.rot90(image, k=rotation // 90)) if rotation else image
 
 
