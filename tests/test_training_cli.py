@@ -76,9 +76,11 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
 
     refused = videokit("train", "--epochs", done + 2, "--run-dir", "run", *slow, cwd=tmp_path)
     assert "already holds a run; pass --resume" in one_line_error(refused)
+    (tmp_path / "run" / ".last.k1ll3d.keras").write_bytes(b"half a checkpoint")  # a save the kill cut short
     resumed = videokit("train", "--epochs", done + 2, "--run-dir", "run", "--resume", *slow, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Epoch {done + 1}/{done + 2}" in resumed.stdout and f"Epoch {done}/" not in resumed.stdout
+    assert not list((tmp_path / "run").glob(".last.*"))
     rows = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
     assert [int(row.split(",")[0]) for row in rows[1:]] == list(range(1, done + 3))
 

@@ -90,6 +90,9 @@ def _train(arguments):
         precision=arguments.precision, jit=arguments.jit, strategy=arguments.strategy,
         learning_rate=arguments.learning_rate, seed=arguments.seed,
     )
+    import matplotlib
+
+    matplotlib.use("Agg")  # the run's pictures go to files
     from videokit import training  # imports Keras: after the logical CPUs are set up
 
     history = training.train(config, run_dir, resume=arguments.resume, overwrite=arguments.overwrite,
@@ -127,6 +130,9 @@ def _add_evaluate(commands):
 
 
 def _evaluate(arguments):
+    import matplotlib
+
+    matplotlib.use("Agg")
     from videokit import training
 
     report = training.evaluate(arguments.run_dir, data=arguments.data, output=arguments.output)

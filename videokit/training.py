@@ -70,6 +70,7 @@ def prepare_run_dir(run_dir, config, *, resume=False, overwrite=False):
                              "choose another --run-dir.")
         previous.epochs = config.epochs
         _write_atomically(saved, previous.to_json())
+        _remove_stale_temporaries(run_dir)
         return previous
     if run_dir.exists() and any(run_dir.iterdir()):
         if not saved.exists():
@@ -95,6 +96,15 @@ def load_run(run_dir):
     if not checkpoint.exists():
         raise ValueError(f"{run_dir}: no finished epoch yet (best.keras not found).")
     return config, keras.models.load_model(checkpoint)
+
+
+def _remove_stale_temporaries(run_dir):
+    """Temporary files of a save that a kill interrupted (``.last.abc123.keras``...)."""
+    for name in _RUN_FILES:
+        stem = pathlib.Path(name).stem
+        for stale in run_dir.glob(f".{stem}.*"):
+            if stale.is_file():
+                stale.unlink()
 
 
 def _clear_run(run_dir):
@@ -424,9 +434,6 @@ def _tensorboard(run_dir):
 
 
 def _draw_results(config, run_dir, data, history):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from videokit import viz
@@ -521,9 +528,6 @@ def evaluate(run_dir, data=None, output=None):
         recall = confusion[index, index] / support if support else 0.0
         per_class.append({"class": name, "precision": float(precision), "recall": float(recall),
                           "support": int(support)})
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from videokit import viz
