@@ -13,6 +13,9 @@ Notebooks are collected by nbval (see ``[tool.pytest.ini_options]`` in
 
 import os
 
+# Student submissions used as grading fixtures are graded by tests/test_grading.py, not run by nbval.
+collect_ignore_glob = ["tests/fixtures/*"]
+
 os.environ.setdefault("CI", "true")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
