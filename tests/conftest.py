@@ -1,9 +1,17 @@
 """Shared fixtures: small real video files written with videokit.io."""
 
+import keras
 import numpy as np
 import pytest
 
 from videokit import io
+
+
+# Building a model on JAX compiles one initializer per new weight shape: big
+# models take 10 s or more on 2 CPU cores, so they are only built on TensorFlow.
+SLOW_ON_JAX = pytest.mark.skipif(
+    keras.backend.backend() == "jax", reason="builds a large model: slow to initialise on JAX"
+)
 
 
 def indexed_frames(num_frames, height=48, width=64, step=8):

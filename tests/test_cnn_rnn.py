@@ -4,14 +4,9 @@ import pytest
 
 from videokit.data import moving_shapes
 from videokit.models import cnn_lstm
+from tests.conftest import SLOW_ON_JAX
 
 CLIP_SHAPE = (4, 24, 24, 3)
-
-# Building a model on JAX compiles one initializer per new weight shape: big
-# models take 10 s or more on 2 CPU cores, so they are only built on TensorFlow.
-SLOW_ON_JAX = pytest.mark.skipif(
-    keras.backend.backend() == "jax", reason="builds a large model: slow to initialise on JAX"
-)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Reusable video layers. Each lives in its own module and is imported on first use."""
 
-import importlib
+from videokit._lazy import lazy_attributes
 
 _LAYER_MODULES = {
     "Conv2Plus1D": "conv2plus1d",
@@ -12,13 +12,4 @@ _LAYER_MODULES = {
 __all__ = sorted(_LAYER_MODULES)
 
 
-def __getattr__(name):
-    if name in _LAYER_MODULES:
-        module = importlib.import_module(f"videokit.layers.{_LAYER_MODULES[name]}")
-        value = globals()[name] = getattr(module, name)
-        return value
-    raise AttributeError(f"module 'videokit.layers' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _LAYER_MODULES)

@@ -1,6 +1,6 @@
 """Video model builders, one model family per module, imported on first use."""
 
-import importlib
+from videokit._lazy import lazy_attributes
 
 _MODEL_MODULES = {
     "cnn_lstm": "cnn_rnn",
@@ -23,13 +23,4 @@ _MODEL_MODULES = {
 __all__ = sorted(_MODEL_MODULES)
 
 
-def __getattr__(name):
-    if name in _MODEL_MODULES:
-        module = importlib.import_module(f"videokit.models.{_MODEL_MODULES[name]}")
-        value = globals()[name] = getattr(module, name)
-        return value
-    raise AttributeError(f"module 'videokit.models' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _MODEL_MODULES)
