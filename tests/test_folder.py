@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from videokit import io
-from videokit.data import VideoFolder, moving_shapes
+from videokit.data import VideoFolder, moving_shapes, official_split
 from tests.conftest import indexed_frames
 
 pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
@@ -70,6 +70,76 @@ def test_hmdb51_split_folder(video_folder, tmp_path):
     test = VideoFolder(video_folder, split_file=splits, split=1, subset="test", num_frames=4, size=24)
     assert [path.name for path, _ in train.samples] == ["v_grow_g01.mp4"]
     assert [path.name for path, _ in test.samples] == ["v_grow_g04.mp4"]
+
+
+def test_official_ucf101_split_folder_gives_training_and_test_sets(video_folder, tmp_path):
+    lists = tmp_path / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "trainlist01.txt").write_text("grow/v_grow_g01.mp4 2\nbounce/v_bounce_g00.mp4 1\n")
+    (lists / "testlist01.txt").write_text("move_left/v_move_left_g02.mp4\n")
+    (lists / "trainlist02.txt").write_text("grow/v_grow_g04.mp4 2\n")
+    train, test = official_split(video_folder, lists, split=1, num_frames=4, size=24, augment=True)
+    assert [path.name for path, _ in train.samples] == ["v_grow_g01.mp4", "v_bounce_g00.mp4"]
+    assert [(path.name, label) for path, label in test.samples] == [("v_move_left_g02.mp4", 2)]
+    assert train.augment and not test.augment and test.sampling == "center"
+    same, _ = official_split(video_folder, lists / "trainlist01.txt", num_frames=4, size=24)
+    assert same.samples == train.samples
+    with pytest.raises(ValueError, match=r"testlist02.txt: the test list of trainlist02.txt is missing"):
+        official_split(video_folder, lists, split=2)
+    with pytest.raises(ValueError, match=r"neither a UCF101 split folder \(with trainlist03.txt\)"):
+        official_split(video_folder, lists, split=3)
+
+
+def test_official_hmdb51_split_folder_gives_training_and_test_sets(video_folder, tmp_path):
+    splits = tmp_path / "testTrainMulti_7030_splits"
+    splits.mkdir()
+    (splits / "grow_test_split1.txt").write_text("v_grow_g01.mp4 1 \nv_grow_g04.mp4 2 \nv_grow_g07.mp4 0 \n")
+    train, test = official_split(video_folder, splits, split=1, num_frames=4, size=24)
+    assert [path.name for path, _ in train.samples] == ["v_grow_g01.mp4"]
+    assert [path.name for path, _ in test.samples] == ["v_grow_g04.mp4"]
+
+
+def test_cached_clips_equal_decoded_clips_and_later_loads_do_not_decode(video_folder, tmp_path, monkeypatch):
+    options = dict(num_frames=6, size=(32, 36), crop_size=24, augment=True, sampling="random", seed=4)
+    draws = [(index, epoch) for index in (0, 5, 11) for epoch in range(3)]
+    decoded = VideoFolder(video_folder, **options)
+    expected = [decoded.load(index, epoch=epoch)[0] for index, epoch in draws]
+    cached = VideoFolder(video_folder, cache_dir=tmp_path / "cache", **options)
+    assert cached.prepare_cache(progress=False) == 12
+    assert len(list((tmp_path / "cache").glob("*.32x36.*.npy"))) == 12
+    assert not list((tmp_path / "cache").glob(".*"))  # no partial files left
+    monkeypatch.setattr(io, "read_video", lambda *args, **kwargs: pytest.fail("decoded a cached video"))
+    for (index, epoch), clip in zip(draws, expected):
+        np.testing.assert_array_equal(cached.load(index, epoch=epoch)[0], clip)
+    assert VideoFolder(video_folder, cache_dir=tmp_path / "cache", **options).prepare_cache(progress=False) == 0
+
+
+def test_cache_is_refreshed_when_a_video_changes_and_survives_a_corrupt_one(video_folder, tmp_path):
+    cache = tmp_path / "cache"
+    VideoFolder(video_folder, num_frames=4, size=24, cache_dir=cache).prepare_cache(progress=False)
+    changed = video_folder / "grow" / "v_grow_g01.mp4"
+    io.write_video(changed, np.zeros((10, 40, 40, 3), np.uint8), overwrite=True)
+    (video_folder / "grow" / "v_grow_g99.mp4").write_text("not a video")
+    folder = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=cache, sampling="center", on_error="skip")
+    assert folder.prepare_cache(progress=False) == 1  # only the changed video; the corrupt one is dropped
+    assert len(folder) == 12 and "v_grow_g99.mp4" in folder.skipped[0]
+    position = [path for path, _ in folder.samples].index(changed)
+    assert folder.load(position)[0].max() == 0
+    strict = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=cache)
+    with pytest.raises(io.VideoReadError, match="v_grow_g99.mp4: not a video"):
+        strict.prepare_cache(progress=False)
+
+
+def test_cache_that_would_fill_the_disk_is_refused(video_folder, tmp_path, monkeypatch):
+    import shutil
+    import types
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: types.SimpleNamespace(total=10**9, used=10**9, free=1000))
+    folder = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=tmp_path / "cache")
+    with pytest.raises(ValueError, match=r"cache: the decoded frames of 12 videos need about 0.0 GiB and only "
+                                         r"0.0 GiB are free"):
+        folder.prepare_cache(progress=False)
+    assert not list((tmp_path / "cache").iterdir())
 
 
 def test_empty_and_missing_folders_are_clear_errors(tmp_path):

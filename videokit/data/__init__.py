@@ -2,14 +2,15 @@
 
 * ``moving_shapes`` and ``moving_digits`` generate seeded synthetic clips.
 * ``VideoFolder`` reads UCF101/HMDB51-style folders and feeds Keras through a
-  ``keras.utils.PyDataset`` (any backend) or ``as_tf_dataset()`` (tf.data).
+  ``keras.utils.PyDataset`` (any backend) or ``as_tf_dataset()`` (tf.data);
+  ``official_split`` makes the training and test sets of their official splits.
 """
 
 import importlib
 
 from videokit.data.synthetic import SHAPE_CLASSES, moving_digits, moving_shapes
 
-_LAZY = {"VideoFolder": "folder", "ClipSequence": "sequence"}
+_LAZY = {"VideoFolder": "folder", "official_split": "folder", "ClipSequence": "sequence"}
 
 __all__ = ["SHAPE_CLASSES", "moving_digits", "moving_shapes", *_LAZY]
 

@@ -1,9 +1,15 @@
 """Datasets of real video files in the UCF101 / HMDB51 folder layouts."""
 
+import concurrent.futures
 import copy
+import functools
+import hashlib
 import logging
+import os
 import pathlib
 import re
+import shutil
+import uuid
 
 import numpy as np
 from tqdm import tqdm
@@ -32,6 +38,15 @@ class VideoFolder:
     FFmpeg; augmentation (``augment=True``) takes one random crop position
     and one horizontal flip decision per clip, the same for all its frames.
 
+    Decoding costs more than training a small model on a clip. With
+    ``cache_dir`` every video is decoded once, whole, into ``uint8`` frames of
+    ``size`` (one ``.npy`` file per video, named after the file, its size and
+    modification time, and the frame size), and every later clip, epoch and
+    run is cut from that file: the same frames as decoding would give, with
+    the sampling, crop and flip still drawn afresh each epoch. The cache takes
+    ``frames * height * width * 3`` bytes per video; ``prepare_cache()``
+    fills it up front with a progress bar, after checking the free space.
+
     Args:
         root: the dataset folder.
         num_frames: frames per clip.
@@ -49,6 +64,8 @@ class VideoFolder:
         on_error: ``"raise"`` stops at the first unreadable video;
             ``"skip"`` logs a warning naming it and uses another clip.
         seed: seed for sampling and augmentation.
+        cache_dir: a folder for decoded frames (see above), or ``None`` to
+            decode every clip from the video file.
 
     Example:
 
@@ -59,7 +76,7 @@ class VideoFolder:
 
     def __init__(self, root, *, num_frames=16, size=(112, 112), crop_size=None, frame_step=1,
                  sampling="random", augment=False, split_file=None, split=1, subset="train",
-                 on_error="raise", seed=0):
+                 on_error="raise", seed=0, cache_dir=None):
         self.root = pathlib.Path(root)
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
@@ -71,6 +88,8 @@ class VideoFolder:
         if self.crop_size[0] > self.size[0] or self.crop_size[1] > self.size[1]:
             raise ValueError(f"crop_size {self.crop_size} must fit inside size {self.size}.")
         self.augment, self.on_error, self.seed = augment, on_error, seed
+        self.cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else None
+        self._cache_paths = {}
         self.class_names = _class_names(self.root)
         self.samples = _samples(self.root, self.class_names, split_file, split, subset)
         self.skipped = []
@@ -100,8 +119,7 @@ class VideoFolder:
         for attempt in range(len(self.samples)):
             path, label = self.samples[(index + attempt) % len(self.samples)]
             try:
-                clip = io.read_video(path, num_frames=self.num_frames, frame_step=self.frame_step,
-                                     size=self.size, sampling=self.sampling, seed=rng)
+                clip = self._read_clip(path, rng)
             except io.VideoReadError as error:
                 if self.on_error == "raise":
                     raise
@@ -109,6 +127,41 @@ class VideoFolder:
                 continue
             return self._crop_and_flip(clip, rng).astype(np.float32) / 255.0, label
         raise io.VideoReadError(self.root, "no readable video in the dataset.")
+
+    def prepare_cache(self, progress=True, workers=None):
+        """Decode every video not yet in ``cache_dir`` into it, in parallel threads.
+
+        Checks first that the decoded frames fit in the free disk space.
+        Unreadable videos are handled as ``on_error`` says: ``"raise"`` stops
+        at the first, ``"skip"`` drops them from the dataset.
+
+        Args:
+            progress: show a tqdm progress bar.
+            workers: decoding threads (default: one per CPU core).
+
+        Returns:
+            The number of videos decoded.
+        """
+        if self.cache_dir is None:
+            raise ValueError("prepare_cache() needs a VideoFolder made with cache_dir=...")
+        missing = [path for path, _ in self.samples if not self._cache_path(path).exists()]
+        if not missing:
+            return 0
+        self._check_free_space(missing)
+        unreadable = set()
+        with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+            decoding = {pool.submit(self._cached_frames, path): path for path in missing}
+            for done in tqdm(concurrent.futures.as_completed(decoding), total=len(missing), unit="video",
+                             desc=f"decoding videos into {self.cache_dir}", disable=not progress):
+                try:
+                    done.result()
+                except io.VideoReadError as error:
+                    if self.on_error == "raise":
+                        raise
+                    unreadable.add(decoding[done])
+                    self._record_skip(decoding[done], error)
+        self.samples = [sample for sample in self.samples if sample[0] not in unreadable]
+        return len(missing) - len(unreadable)
 
     def check(self, progress=True):
         """Probe every video once and drop (``on_error="skip"``) or report the unreadable ones.
@@ -171,6 +224,55 @@ class VideoFolder:
 
         return folder_to_tf_dataset(self, batch_size, shuffle=shuffle, num_parallel_calls=num_parallel_calls)
 
+    def _read_clip(self, path, rng):
+        if self.cache_dir is None:
+            return io.read_video(path, num_frames=self.num_frames, frame_step=self.frame_step,
+                                 size=self.size, sampling=self.sampling, seed=rng)
+        frames = self._cached_frames(path)
+        try:
+            wanted = io.sample_indices(len(frames), self.num_frames, frame_step=self.frame_step,
+                                       sampling=self.sampling, seed=rng)
+        except ValueError as error:
+            raise io.VideoReadError(path, str(error)) from None
+        return frames[wanted]
+
+    def _cached_frames(self, path):
+        """All frames of ``path`` at ``size``, from the cache or decoded into it."""
+        cached = self._cache_path(path)
+        if cached.exists():
+            return _open_cached(cached)
+        frames = io.read_video(path, size=self.size, sampling="all")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".{cached.stem}.{uuid.uuid4().hex}.partial.npy")
+        np.save(partial, frames)
+        os.replace(partial, cached)  # readers never see half a file
+        return frames
+
+    def _cache_path(self, path):
+        """Where the frames of ``path`` go; looked up once per video (the file is assumed not to change)."""
+        if path not in self._cache_paths:
+            try:
+                status = path.stat()
+            except FileNotFoundError:
+                raise io.VideoReadError(path, "no such file.") from None
+            key = f"{path.resolve()}|{status.st_size}|{status.st_mtime_ns}|{self.size[0]}x{self.size[1]}"
+            digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+            self._cache_paths[path] = self.cache_dir / f"{path.stem}.{self.size[0]}x{self.size[1]}.{digest}.npy"
+        return self._cache_paths[path]
+
+    def _check_free_space(self, paths):
+        """Refuse to start a cache that would fill the disk (estimated from up to 64 videos)."""
+        probed = paths[:: max(1, len(paths) // 64)]
+        frames = sum(_frame_count(path) for path in probed) * len(paths) / len(probed)
+        needed = frames * self.size[0] * self.size[1] * 3
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.cache_dir).free
+        if needed > 0.9 * free:
+            raise ValueError(
+                f"{self.cache_dir}: the decoded frames of {len(paths)} videos need about {needed / 2**30:.1f} GiB "
+                f"and only {free / 2**30:.1f} GiB are free; choose another cache folder or a smaller frame size."
+            )
+
     def _crop_and_flip(self, clip, rng):
         height, width = self.crop_size
         spare_y, spare_x = self.size[0] - height, self.size[1] - width
@@ -188,11 +290,66 @@ class VideoFolder:
         logger.warning("videokit: skipped %s (%s); %d video(s) skipped so far.", path, problem, len(self.skipped))
 
 
+def official_split(root, split_path, split=1, **options):
+    """The training and test sets of an official UCF101 or HMDB51 split.
+
+    Args:
+        root: the dataset folder (one sub-folder of videos per class).
+        split_path: UCF101's ``ucfTrainTestlist`` folder or one of its
+            ``trainlistNN.txt`` files (the ``testlistNN.txt`` beside it is the
+            test set), or HMDB51's folder of ``<class>_test_split<N>.txt``
+            files.
+        split: which of the three official splits (1, 2 or 3); ignored when
+            ``split_path`` names a training list.
+        **options: ``VideoFolder`` arguments (``num_frames``, ``size``,
+            ``augment``, ``cache_dir``...) for the training set; the test set
+            takes the same but samples centred clips without augmentation.
+
+    Returns:
+        A tuple ``(train, test)`` of ``VideoFolder`` objects.
+
+    Example:
+
+    >>> train, test = official_split("UCF-101", "ucfTrainTestlist", split=1, num_frames=16,
+    ...                              size=(128, 171), crop_size=112, augment=True)  # doctest: +SKIP
+    """
+    split_path = pathlib.Path(split_path)
+    if split not in (1, 2, 3):
+        raise ValueError(f"split must be 1, 2 or 3, got {split!r}.")
+    train_list = split_path / f"trainlist{split:02d}.txt" if split_path.is_dir() else split_path
+    test_options = dict(options, sampling="center", augment=False)
+    if train_list.is_file():
+        if "trainlist" not in train_list.name:
+            raise ValueError(f"{train_list}: expected a UCF101 training list named like trainlist01.txt.")
+        test_list = train_list.with_name(train_list.name.replace("trainlist", "testlist"))
+        if not test_list.is_file():
+            raise ValueError(f"{test_list}: the test list of {train_list.name} is missing.")
+        return (VideoFolder(root, split_file=train_list, **options),
+                VideoFolder(root, split_file=test_list, **test_options))
+    if split_path.is_dir() and any(split_path.glob(f"*_test_split{split}.txt")):
+        return (VideoFolder(root, split_file=split_path, split=split, subset="train", **options),
+                VideoFolder(root, split_file=split_path, split=split, subset="test", **test_options))
+    raise ValueError(f"{split_path}: neither a UCF101 split folder (with trainlist{split:02d}.txt) nor an "
+                     f"HMDB51 one (with <class>_test_split{split}.txt files).")
+
+
 def _pair(value, name):
     pair = (value, value) if np.isscalar(value) else tuple(value)
     if len(pair) != 2 or min(pair) < 1:
         raise ValueError(f"{name} must be a positive int or (height, width), got {value!r}.")
     return tuple(int(v) for v in pair)
+
+
+@functools.lru_cache(maxsize=512)  # memory maps of recently used videos; each holds a file descriptor
+def _open_cached(path):
+    return np.load(path, mmap_mode="r")
+
+
+def _frame_count(path):
+    try:
+        return io.probe(path).num_frames
+    except io.VideoReadError:
+        return 0  # reported when the video is decoded
 
 
 def _class_names(root):
