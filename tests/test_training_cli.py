@@ -85,6 +85,39 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     assert [int(row.split(",")[0]) for row in rows[1:]] == list(range(1, done + 3))
 
 
+def test_official_split_and_frame_cache_on_a_video_folder(tmp_path):
+    videos, labels, names = moving_shapes(24, num_frames=12, size=40, seed=5)
+    train_lines, test_lines = [], []
+    for number, (video, label) in enumerate(zip(videos, labels)):
+        relative = f"{names[label]}/v_{names[label]}_g{number:02d}.mp4"
+        io.write_video(tmp_path / "clips" / relative, video)
+        (train_lines if number % 3 else test_lines).append(relative)
+    (tmp_path / "ucfTrainTestlist").mkdir()
+    (tmp_path / "ucfTrainTestlist" / "trainlist01.txt").write_text("\n".join(train_lines))
+    (tmp_path / "ucfTrainTestlist" / "testlist01.txt").write_text("\n".join(test_lines))
+    arguments = ["--data", "clips", "--split-file", "ucfTrainTestlist", "--cache", "cache", "--epochs", "1",
+                 "--clip", "4x32x32", "--batch-size", "8", "--verbose", "2"]
+    result = videokit("train", "--run-dir", "run", *arguments, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "decoding videos into cache" in result.stderr
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 24  # the training and the test videos
+    evaluation = videokit("evaluate", "run", cwd=tmp_path)
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert evaluation.stdout.startswith("accuracy ") and f" on {len(test_lines)} clips" in evaluation.stdout
+    again = videokit("train", "--run-dir", "run2", *arguments, cwd=tmp_path)
+    assert again.returncode == 0 and "decoding videos into cache" not in again.stderr  # the cache is reused
+
+
+def test_float16_on_a_cpu_is_refused_with_advice(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("float16 trains on a GPU")
+    refused = videokit("train", "--model", "c3d", "--precision", "mixed_float16", "--run-dir", "run", *TINY,
+                       cwd=tmp_path)
+    assert "use --precision mixed_bfloat16 on a CPU" in one_line_error(refused)
+    assert not (tmp_path / "run").exists()
+
+
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     result = videokit("train", "--epochs", "1", "--strategy", "mirrored", "--logical-cpus", "2",
                       "--run-dir", "run", *TINY, cwd=tmp_path)
@@ -113,6 +146,7 @@ def test_next_frame_predictor_and_gan_runs(tmp_path):
     (["train", "--data", "empty"], "no class folders found"),
     (["train", "--model", "c3d", "--clip", "4x32x32", "--samples", "16"], "so it needs clips of shape (time, height, width, channels) with time >= 8"),
     (["train", "--clip", "16by112"], "clip must look like FRAMESxHEIGHTxWIDTH"),
+    (["train", "--split-file", "empty"], "split files and caches are for folders of videos, not moving_shapes"),
     (["evaluate", "nowhere"], "not a videokit run directory"),
 ])
 def test_user_errors_are_one_clear_line(tmp_path, arguments, message):

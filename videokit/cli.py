@@ -53,6 +53,14 @@ def _add_train(commands):
                        help=f"one of {', '.join(MODEL_NAMES)} (default cnn_lstm)")
     train.add_argument("--data", default="moving_shapes",
                        help="moving_shapes, moving_digits or a folder with one sub-folder of videos per class")
+    train.add_argument("--split-file", default=None, metavar="PATH",
+                       help="UCF101's ucfTrainTestlist folder (or a trainlistNN.txt) or HMDB51's split folder: "
+                            "train on the official training set and validate on its test set "
+                            "(default: hold out the last 20%% of each class)")
+    train.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="official split number (default 1)")
+    train.add_argument("--cache", default=None, metavar="DIR",
+                       help="decode each video once into DIR (uint8 frames at the clip size) and cut every "
+                            "later clip from there; the first run fills it, later epochs and runs skip decoding")
     train.add_argument("--epochs", type=int, default=None,
                        help="total epochs (default 10; with --resume, the run's saved total)")
     train.add_argument("--batch-size", type=int, default=16, help="clips per batch per device")
@@ -88,7 +96,8 @@ def _train(arguments):
         model=arguments.model, data=arguments.data, epochs=epochs, batch_size=arguments.batch_size,
         clip=run_config.parse_clip(arguments.clip), samples=arguments.samples, preset=arguments.preset,
         precision=arguments.precision, jit=arguments.jit, strategy=arguments.strategy,
-        learning_rate=arguments.learning_rate, seed=arguments.seed,
+        learning_rate=arguments.learning_rate, split_file=arguments.split_file, split=arguments.split,
+        cache=arguments.cache, seed=arguments.seed,
     )
     import matplotlib
 

@@ -43,7 +43,14 @@ class RunConfig:
         jit: compile the training step with XLA.
         strategy: ``"none"`` or ``"mirrored"`` (data parallel on all devices).
         learning_rate: Adam learning rate.
-        validation_fraction: share of the data held out for validation.
+        validation_fraction: share of each class held out for validation,
+            when there is no ``split_file``.
+        split_file: for a folder of videos, UCF101's ``ucfTrainTestlist``
+            folder (or a ``trainlistNN.txt``) or HMDB51's split folder: train
+            on an official training set and validate on its test set.
+        split: which official split (1, 2 or 3).
+        cache: a folder to decode the videos into once (see
+            ``videokit.data.VideoFolder``), or ``None`` to decode every clip.
         seed: seed for data, initial weights and shuffling.
     """
 
@@ -59,6 +66,9 @@ class RunConfig:
     strategy: str = "none"
     learning_rate: float = 2e-3
     validation_fraction: float = 0.2
+    split_file: str = None
+    split: int = 1
+    cache: str = None
     seed: int = 0
 
     def __post_init__(self):
@@ -74,6 +84,9 @@ class RunConfig:
         if self.data not in SYNTHETIC_DATA and not pathlib.Path(self.data).is_dir():
             raise ValueError(f"data must be {' or '.join(SYNTHETIC_DATA)} or a folder of videos; "
                              f"{self.data} is neither.")
+        if (self.split_file or self.cache) and self.data in SYNTHETIC_DATA:
+            raise ValueError(f"split files and caches are for folders of videos, not {self.data}; "
+                             "leave out --split-file and --cache.")
         if self.epochs < 1 or self.batch_size < 1 or self.samples < 2:
             raise ValueError("epochs and batch_size must be at least 1 and samples at least 2.")
 

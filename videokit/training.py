@@ -270,16 +270,30 @@ def _split_point(count, fraction):
 
 
 def _folder_data(config):
-    from videokit.data import VideoFolder
+    from videokit.data import VideoFolder, official_split
 
     if config.kind != "classifier":
         raise ValueError(f"{config.model} trains on synthetic data only for now; use --data moving_digits.")
     frames, height, width = config.clip
-    folder = VideoFolder(config.data, num_frames=frames, size=(height, width), augment=True, seed=config.seed)
-    train, validation = folder.split(config.validation_fraction)
-    return Data(train.as_pydataset(config.batch_size, shuffle=True, workers=2),
-                validation.as_pydataset(config.batch_size, shuffle=False, workers=2),
-                tuple(folder.class_names))
+    options = dict(num_frames=frames, size=(height, width), augment=True, seed=config.seed, cache_dir=config.cache)
+    if config.split_file:
+        train, validation = official_split(config.data, config.split_file, config.split, **options)
+    else:
+        folder = VideoFolder(config.data, **options)
+        train, validation = folder.split(config.validation_fraction)
+    if config.cache:
+        train.prepare_cache()
+        validation.prepare_cache()
+    return Data(_batches(train, config.batch_size, shuffle=True),
+                _batches(validation, config.batch_size, shuffle=False), tuple(train.class_names))
+
+
+def _batches(folder, batch_size, shuffle):
+    """tf.data on TensorFlow: its C++ threads load and prefetch beside the training step at less cost
+    than a PyDataset's worker threads (benchmarks/bench_train.py); a PyDataset on the other backends."""
+    if keras.backend.backend() == "tensorflow":
+        return folder.as_tf_dataset(batch_size, shuffle=shuffle)
+    return folder.as_pydataset(batch_size, shuffle=shuffle, workers=2)
 
 
 # ----------------------------------------------------------------------------
@@ -365,6 +379,7 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
         The metrics of every finished epoch, a dict of lists.
     """
     run_dir = pathlib.Path(run_dir)
+    _check_precision(config.precision)
     config = prepare_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_dtype_policy(config.precision)
@@ -390,6 +405,17 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
     return history
+
+
+def _check_precision(precision):
+    """Refuse float16 where TensorFlow has no kernels for it, before anything is built."""
+    if precision != "mixed_float16" or keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        raise ValueError("mixed_float16 needs a GPU with the TensorFlow backend: its CPU kernels lack float16 "
+                         "for layers such as MaxPool3D; use --precision mixed_bfloat16 on a CPU.")
 
 
 def _remove_unstarted_run(run_dir):
@@ -452,14 +478,13 @@ def _draw_results(config, run_dir, data, history):
 
 
 def predict_labels(model, inputs, labels=None):
-    """True and predicted class numbers for arrays or a PyDataset of ``(clips, labels)``."""
+    """True and predicted class numbers for arrays, or a PyDataset or tf.data.Dataset of ``(clips, labels)``."""
     if labels is not None:
         return np.asarray(labels), np.argmax(model.predict(inputs, verbose=0), axis=-1)
     true, predicted = [], []
-    for index in range(len(inputs)):
-        clips, batch_labels = inputs[index]
-        true.append(batch_labels)
-        predicted.append(np.argmax(model.predict(clips, verbose=0), axis=-1))
+    for clips, batch_labels in inputs:
+        true.append(np.asarray(batch_labels))
+        predicted.append(np.argmax(model.predict_on_batch(clips), axis=-1))
     return np.concatenate(true), np.concatenate(predicted)
 
 
@@ -515,7 +540,7 @@ def evaluate(run_dir, data=None, output=None):
     if config.kind != "classifier":
         raise ValueError(f"{run_dir} holds a {config.model} {config.kind}; evaluate works on classifiers.")
     if data is not None:
-        config = dataclasses.replace(config, data=data, validation_fraction=config.validation_fraction)
+        config = dataclasses.replace(config, data=data, split_file=None, cache=None)
     loaded = load_data(config)
     labels, predictions = predict_labels(model, loaded.validation, loaded.validation_targets)
     count = len(loaded.class_names)
