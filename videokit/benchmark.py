@@ -104,11 +104,11 @@ def measure(model_name, clip, batch_size, *, preset="paper", precision="float32"
     macs = count_macs(model)
     result = {
         "model": model_name, "clip": "x".join(map(str, clip)), "batch": batch_size, "precision": precision,
-        "device": _device_name(), "train_clips_per_s": batch_size / train_time,
+        "device": device_name(), "train_clips_per_s": batch_size / train_time,
         "infer_clips_per_s": batch_size / infer_time, "gmacs_per_clip": macs / 1e9,
         "peak_memory_mib": _peak_memory_mib(),
     }
-    peak = next((value for name, value in PEAK_TFLOPS.items() if name in result["device"]), None)
+    peak = peak_tflops(result["device"])
     if peak:
         result["tflops"] = 3 * 2 * macs * result["train_clips_per_s"] / 1e12
         result["mfu"] = result["tflops"] / peak
@@ -145,7 +145,13 @@ def _time_steps(step, steps):
     return (time.perf_counter() - started) / steps
 
 
-def _device_name():
+def peak_tflops(device):
+    """Dense bf16 peak TFLOP/s of a device named by ``device_name()``, or ``None`` if unknown."""
+    return next((value for name, value in PEAK_TFLOPS.items() if name in device), None)
+
+
+def device_name():
+    """The accelerator Keras runs on, e.g. ``"NVIDIA H100 80GB HBM3"``, or ``"CPU"``."""
     if keras.backend.backend() == "jax":
         import jax
 
