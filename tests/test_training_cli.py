@@ -104,8 +104,11 @@ def test_official_split_and_frame_cache_on_a_video_folder(tmp_path):
     evaluation = videokit("evaluate", "run", cwd=tmp_path)
     assert evaluation.returncode == 0, evaluation.stderr[-3000:]
     assert evaluation.stdout.startswith("accuracy ") and f" on {len(test_lines)} clips" in evaluation.stdout
-    again = videokit("train", "--run-dir", "run2", *arguments, cwd=tmp_path)
-    assert again.returncode == 0 and "decoding videos into cache" not in again.stderr  # the cache is reused
+    again = videokit("train", "--run-dir", "run2", "--strategy", "mirrored", "--logical-cpus", "2", *arguments,
+                     cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "decoding videos into cache" not in again.stderr  # the cache is reused
+    assert "data parallel over 2 devices" in again.stdout
 
 
 def test_float16_on_a_cpu_is_refused_with_advice(tmp_path):

@@ -284,8 +284,9 @@ def _folder_data(config):
     if config.cache:
         train.prepare_cache()
         validation.prepare_cache()
-    return Data(_batches(train, config.batch_size, shuffle=True),
-                _batches(validation, config.batch_size, shuffle=False), tuple(train.class_names))
+    batch_size = config.batch_size * device_count(config.strategy)  # --batch-size is per device
+    return Data(_batches(train, batch_size, shuffle=True), _batches(validation, batch_size, shuffle=False),
+                tuple(train.class_names))
 
 
 def _batches(folder, batch_size, shuffle):
