@@ -128,6 +128,12 @@ def test_cache_is_refreshed_when_a_video_changes_and_survives_a_corrupt_one(vide
     strict = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=cache)
     with pytest.raises(io.VideoReadError, match="v_grow_g99.mp4: not a video"):
         strict.prepare_cache(progress=False)
+    other_size = VideoFolder(video_folder, num_frames=4, size=20, cache_dir=cache, on_error="skip")
+    other_size.prepare_cache(progress=False)  # decodes, without opening the files it writes
+    damaged = other_size._cache_path(changed)
+    damaged.write_bytes(b"half a file")
+    with pytest.raises(ValueError, match=f"{damaged.name}: unreadable cache file .*delete it"):
+        other_size.load([path for path, _ in other_size.samples].index(changed))
 
 
 def test_cache_that_would_fill_the_disk_is_refused(video_folder, tmp_path, monkeypatch):

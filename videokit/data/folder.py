@@ -342,7 +342,10 @@ def _pair(value, name):
 
 @functools.lru_cache(maxsize=512)  # memory maps of recently used videos; each holds a file descriptor
 def _open_cached(path):
-    return np.load(path, mmap_mode="r")
+    try:
+        return np.load(path, mmap_mode="r")
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{path}: unreadable cache file ({error}); delete it and the video is decoded again.") from None
 
 
 def _frame_count(path):
