@@ -291,10 +291,11 @@ def _folder_data(config):
 
 def _batches(folder, batch_size, shuffle):
     """tf.data on TensorFlow: its C++ threads load and prefetch beside the training step at less cost
-    than a PyDataset's worker threads (benchmarks/bench_train.py); a PyDataset on the other backends."""
+    than a PyDataset's worker threads; a PyDataset on the other backends, with one worker when clips
+    come from the cache, which is cheap, and two to decode (see benchmarks/bench_train.py)."""
     if keras.backend.backend() == "tensorflow":
         return folder.as_tf_dataset(batch_size, shuffle=shuffle)
-    return folder.as_pydataset(batch_size, shuffle=shuffle, workers=2)
+    return folder.as_pydataset(batch_size, shuffle=shuffle, workers=1 if folder.cache_dir else 2)
 
 
 # ----------------------------------------------------------------------------
