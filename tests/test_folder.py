@@ -205,3 +205,10 @@ def test_tf_dataset_batches(video_folder):
     assert sorted(np.concatenate([labels for _, labels in batches]).tolist()) == sorted(folder.labels.tolist())
     second_epoch = [clips.numpy() for clips, _ in dataset]
     assert not np.array_equal(np.concatenate([c for c, _ in batches]), np.concatenate(second_epoch))
+    centred = VideoFolder(video_folder, num_frames=4, size=24, sampling="center")
+    expected = np.stack([centred.load(index)[0] for index in range(len(centred))])
+    tf_clips = np.concatenate([clips.numpy() for clips, _ in centred.as_tf_dataset(batch_size=5, shuffle=False)])
+    np.testing.assert_array_equal(tf_clips, expected)  # scaled in TensorFlow exactly as load() scales
+    frames, label = centred.load(3, dtype="uint8")
+    assert frames.dtype == np.uint8 and label == centred.load(3)[1]
+    np.testing.assert_array_equal(frames.astype(np.float32) / 255.0, centred.load(3)[0])

@@ -106,15 +106,23 @@ class VideoFolder:
     def labels(self):
         return np.array([label for _, label in self.samples], dtype=np.int32)
 
-    def load(self, index, *, epoch=0):
-        """Load clip ``index`` as ``float32`` in ``[0, 1]`` with its label.
+    def load(self, index, *, epoch=0, dtype="float32"):
+        """Load clip ``index`` with its label.
 
         The randomness (clip position, crop, flip) depends only on
         ``(seed, epoch, index)``, so loading is reproducible and gives the
         same result in any worker process. ``epoch`` is any integer: the
         PyDataset passes the epoch number, the tf.data pipeline a fresh random
         number per pass.
+
+        Args:
+            index: clip number, from 0 to ``len(self) - 1``.
+            epoch: any integer; new values draw new random clips.
+            dtype: ``"float32"`` scales the frames to ``[0, 1]``; ``"uint8"``
+                keeps them as decoded, for pipelines that scale them later.
         """
+        if dtype not in ("float32", "uint8"):
+            raise ValueError(f"dtype must be 'float32' or 'uint8', got {dtype!r}.")
         rng = np.random.default_rng([self.seed, epoch, index])
         for attempt in range(len(self.samples)):
             path, label = self.samples[(index + attempt) % len(self.samples)]
@@ -125,7 +133,8 @@ class VideoFolder:
                     raise
                 self._record_skip(path, error)
                 continue
-            return self._crop_and_flip(clip, rng).astype(np.float32) / 255.0, label
+            clip = self._crop_and_flip(clip, rng)
+            return (clip.astype(np.float32) / 255.0 if dtype == "float32" else np.ascontiguousarray(clip)), label
         raise io.VideoReadError(self.root, "no readable video in the dataset.")
 
     def prepare_cache(self, progress=True, workers=None):

@@ -38,14 +38,14 @@ def folder_to_tf_dataset(folder, batch_size=8, *, shuffle=True, num_parallel_cal
     tf = _tensorflow()
 
     def load_batch(indices, draw):
-        clips, labels = zip(*(folder.load(int(index), epoch=int(draw)) for index in indices))
+        clips, labels = zip(*(folder.load(int(index), epoch=int(draw), dtype="uint8") for index in indices))
         return np.stack(clips), np.asarray(labels, dtype=np.int32)
 
     def load_tensors(indices, draw):
-        clips, labels = tf.numpy_function(load_batch, [indices, draw], [tf.float32, tf.int32], stateful=False)
+        clips, labels = tf.numpy_function(load_batch, [indices, draw], [tf.uint8, tf.int32], stateful=False)
         clips.set_shape((None, *folder.clip_shape))
         labels.set_shape((None,))
-        return clips, labels
+        return tf.cast(clips, tf.float32) / 255.0, labels  # scaled in TensorFlow's threads, not under the GIL
 
     indices = tf.data.Dataset.range(len(folder))
     if shuffle:
