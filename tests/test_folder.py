@@ -146,6 +146,10 @@ def test_cache_that_would_fill_the_disk_is_refused(video_folder, tmp_path, monke
                                          r"0.0 GiB are free"):
         folder.prepare_cache(progress=False)
     assert not list((tmp_path / "cache").iterdir())
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    misplaced = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=tmp_path / "notes.txt" / "cache")
+    with pytest.raises(ValueError, match=r"notes.txt/cache: cannot make the cache folder \(Not a directory\)"):
+        misplaced.prepare_cache(progress=False)
 
 
 def test_empty_and_missing_folders_are_clear_errors(tmp_path):

@@ -166,6 +166,7 @@ class VideoFolder:
                     done.result()
                 except io.VideoReadError as error:
                     if self.on_error == "raise":
+                        pool.shutdown(cancel_futures=True)  # stop now, not after decoding every other video
                         raise
                     unreadable.add(decoding[done])
                     self._record_skip(decoding[done], error)
@@ -274,7 +275,10 @@ class VideoFolder:
         probed = paths[:: max(1, len(paths) // 64)]
         frames = sum(_frame_count(path) for path in probed) * len(paths) / len(probed)
         needed = frames * self.size[0] * self.size[1] * 3
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"{self.cache_dir}: cannot make the cache folder ({error.strerror}).") from None
         free = shutil.disk_usage(self.cache_dir).free
         if needed > 0.9 * free:
             raise ValueError(
