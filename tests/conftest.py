@@ -14,6 +14,14 @@ SLOW_ON_JAX = pytest.mark.skipif(
 )
 
 
+def assert_keras_file_round_trip(model, inputs, path):
+    """Save ``model`` to ``path`` (a ``.keras`` file), load it back, and check it predicts the same."""
+    model.save(path)
+    restored = keras.models.load_model(path)
+    expected = model.predict(inputs, verbose=0)
+    np.testing.assert_allclose(restored.predict(inputs, verbose=0), expected, atol=1e-6)
+
+
 def indexed_frames(num_frames, height=48, width=64, step=8):
     """Frames whose flat grey level encodes their index: level = 20 + step * index."""
     if 20 + step * (num_frames - 1) > 255:

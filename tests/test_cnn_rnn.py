@@ -4,7 +4,7 @@ import pytest
 
 from videokit.data import moving_shapes
 from videokit.models import cnn_lstm
-from tests.conftest import SLOW_ON_JAX
+from tests.conftest import SLOW_ON_JAX, assert_keras_file_round_trip
 
 CLIP_SHAPE = (4, 24, 24, 3)
 
@@ -112,11 +112,7 @@ def test_rejects_unknown_options(options):
 
 
 def test_keras_file_round_trip(tmp_path, clips, attention_gru):
-    path = tmp_path / "cnn_lstm.keras"
-    attention_gru.save(path)
-    restored = keras.models.load_model(path)
-    expected = attention_gru.predict(clips, verbose=0)
-    np.testing.assert_allclose(restored.predict(clips, verbose=0), expected, atol=1e-6)
+    assert_keras_file_round_trip(attention_gru, clips, tmp_path / "cnn_lstm.keras")
 
 
 def test_mixed_precision_outputs_float32(clips):

@@ -4,7 +4,7 @@ import pytest
 
 from videokit.data import moving_digits
 from videokit.models import convlstm_predictor, rollout
-from tests.conftest import SLOW_ON_JAX
+from tests.conftest import SLOW_ON_JAX, assert_keras_file_round_trip
 
 CLIP_SHAPE = (6, 16, 16, 1)
 
@@ -112,11 +112,7 @@ def test_paper_preset_builds():
 
 
 def test_keras_file_round_trip(tmp_path, clips, predictor):
-    path = tmp_path / "convlstm.keras"
-    predictor.save(path)
-    restored = keras.models.load_model(path)
-    expected = predictor.predict(clips, verbose=0)
-    np.testing.assert_allclose(restored.predict(clips, verbose=0), expected, atol=1e-6)
+    assert_keras_file_round_trip(predictor, clips, tmp_path / "convlstm.keras")
 
 
 def test_mixed_precision_outputs_float32(clips):
