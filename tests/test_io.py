@@ -1,4 +1,6 @@
 import concurrent.futures
+import fractions
+import pathlib
 
 import av
 import numpy as np
@@ -8,6 +10,14 @@ from videokit import io
 from tests.conftest import frame_index, indexed_frames
 
 pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
+
+# Six frames of seeded random pixels, written losslessly (FFV1, bgr0) by PyAV 19. Every stack
+# in CI (PyAV 18 on Python 3.11, PyAV 19 on 3.12+) must decode exactly these pixels.
+LOSSLESS_VIDEO = pathlib.Path(__file__).parent / "videos" / "random_rgb_ffv1.mkv"
+
+
+def lossless_video_frames():
+    return np.random.default_rng(2026).integers(0, 256, (6, 24, 32, 3), dtype=np.uint8)
 
 FORMATS = [
     pytest.param("clip.mp4", {}, "h264", id="mp4-h264"),
@@ -94,6 +104,39 @@ def test_reading_is_thread_safe(make_video):
         results = list(pool.map(lambda path: io.read_video(path, num_frames=8, size=24), paths * 4))
     for number, result in enumerate(results):
         np.testing.assert_array_equal(result, expected[number % len(paths)])
+
+
+def test_lossless_file_decodes_bit_for_bit_on_every_pyav():
+    expected = lossless_video_frames()
+    info = io.probe(LOSSLESS_VIDEO)
+    assert (info.num_frames, info.width, info.height, info.codec, info.fps) == (6, 32, 24, "ffv1", 6.0)
+    assert info.duration == pytest.approx(1.0)
+    np.testing.assert_array_equal(io.read_video(LOSSLESS_VIDEO), expected)
+    np.testing.assert_array_equal(io.read_video(LOSSLESS_VIDEO, num_frames=2, start=3, sampling="clip"), expected[3:5])
+
+
+def test_pyav_rationals_of_every_release_become_fractions():
+    assert io._fraction(None) is None  # PyAV 18: an unset rate
+    assert io._fraction(fractions.Fraction(0, 1)) is None  # PyAV 19: unset is 0/1, never None
+    assert io._fraction(fractions.Fraction(30000, 1001)) == fractions.Fraction(30000, 1001)
+    with av.open(str(LOSSLESS_VIDEO)) as container:  # whatever type this PyAV returns
+        assert io._fraction(container.streams.video[0].average_rate) == 6
+
+
+@pytest.mark.parametrize("broken", ["open", "reformat"])
+def test_an_unexpected_pyav_error_still_names_the_file(monkeypatch, broken):
+    """A PyAV release that changes its API gives one line naming the file, not a bare TypeError."""
+    def fail(*args, **kwargs):
+        raise TypeError("open() got an unexpected keyword argument 'metadata_errors'")
+
+    if broken == "open":
+        io._cached_index.cache_clear()
+        monkeypatch.setattr(io.av, "open", fail)
+    else:
+        monkeypatch.setattr(io, "_to_rgb", fail)
+    assert_read_error(LOSSLESS_VIDEO, r"PyAV .* failed to read it \(TypeError: .*metadata_errors")
+    with pytest.raises(io.VideoReadError, match="random_rgb_ffv1.mkv"):
+        io.probe(LOSSLESS_VIDEO) if broken == "open" else io.read_video(LOSSLESS_VIDEO, size=8)
 
 
 def test_grayscale_video_decodes_to_rgb(make_video):

@@ -8,9 +8,18 @@ opens its own container, so it is safe to call from several threads.
 
 Every failure a user can cause (missing, empty, truncated or non-video file,
 no video stream, too few frames) raises ``VideoReadError``, a ``ValueError``
-whose message starts with the file's path and says what is wrong.
+whose message starts with the file's path and says what is wrong. So does any
+other exception PyAV raises while reading a file, so that a PyAV release that
+changes its API still gives one line naming the file.
+
+PyAV 18 (the last release for Python 3.11) and PyAV 19 differ in two ways that
+matter here, both handled in the "PyAV versions" section below and nowhere
+else: ``av.open`` lost its ``metadata_errors`` argument (PyAV 19 always reads
+metadata as UTF-8 with ``surrogateescape``), and rational attributes such as
+``time_base`` became ``av.AVRational`` values that are never ``None``.
 """
 
+import contextlib
 import dataclasses
 import fractions
 import functools
@@ -96,7 +105,7 @@ def probe(path):
     """
     path = _checked_path(path)
     index = _stream_index(path)
-    with _open(path) as container:
+    with _reading(path), _open(path) as container:
         stream = _video_stream(container, path)
         rotation = _first_frame_rotation(container, stream, path)
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -219,6 +228,7 @@ def read_video(
     >>> clip.shape, clip.dtype  # doctest: +SKIP
     ((16, 112, 112, 3), dtype('uint8'))
     """
+    shape = _output_shape(size)
     path = _checked_path(path)
     index = _stream_index(path)
     try:
@@ -227,11 +237,9 @@ def read_video(
         )
     except ValueError as error:
         raise VideoReadError(path, str(error)) from None
-    with _open(path) as container:
+    with _reading(path), _open(path) as container:
         stream = _video_stream(container, path)
-        shape = _output_shape(stream, size)
-        frames = _decode_wanted(container, stream, index, wanted, shape, path)
-    return frames
+        return _decode_wanted(container, stream, index, wanted, shape, path)
 
 
 def write_video(path, frames, fps=25, *, codec=None, quality=None, keyframe_interval=None,
@@ -281,7 +289,10 @@ def write_video(path, frames, fps=25, *, codec=None, quality=None, keyframe_inte
     handle, temporary = tempfile.mkstemp(suffix=path.suffix, prefix=f".{path.stem}.", dir=path.parent)
     os.close(handle)
     try:
-        _encode(temporary, frames, fps, codec, quality, keyframe_interval, pixel_format, rotation, timestamps)
+        try:
+            _encode(temporary, frames, fps, codec, quality, keyframe_interval, pixel_format, rotation, timestamps)
+        except av.FFmpegError as error:
+            raise ValueError(f"{path}: FFmpeg could not write it with codec {codec!r} ({_reason(error)}).") from None
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -306,13 +317,47 @@ def _checked_path(path):
 
 def _open(path):
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return av.open(str(path), **_OPEN_OPTIONS)
     except av.FFmpegError as error:
         raise VideoReadError(path, f"not a video FFmpeg can read ({_reason(error)}).") from None
 
 
 def _reason(error):
     return getattr(error, "strerror", None) or str(error)
+
+
+@contextlib.contextmanager
+def _reading(path):
+    """Turn any other exception PyAV raises while reading ``path`` into a ``VideoReadError``.
+
+    The specific failures (damaged, truncated, no video stream) are reported
+    where they happen; this catches the rest, such as a PyAV release that
+    changed an attribute, so the user still gets one line naming the file.
+    """
+    try:
+        yield
+    except (VideoReadError, MemoryError):
+        raise
+    except Exception as error:
+        raise VideoReadError(
+            path, f"PyAV {av.__version__} failed to read it ({type(error).__name__}: {_reason(error)})."
+        ) from error
+
+
+# ----------------------------------------------------------------------------
+# PyAV versions: the only place that knows which release is installed.
+
+# PyAV 18 and older decode metadata with a single strict encoding unless told to
+# ignore errors; PyAV 19 removed the argument and never fails on metadata.
+_OPEN_OPTIONS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+
+
+def _fraction(rational):
+    """A PyAV rational (``fractions.Fraction`` up to PyAV 18, ``av.AVRational`` from 19) as a
+    ``Fraction``, or ``None`` when it is unset (``None`` before 19, ``0/1`` from 19)."""
+    if not rational:
+        return None
+    return fractions.Fraction(rational.numerator, rational.denominator)
 
 
 def _video_stream(container, path):
@@ -326,7 +371,8 @@ def _stream_index(path):
     """The packet index of a file, cached while the file is unchanged."""
     status = path.stat()
     try:
-        return _cached_index((str(path.resolve()), status.st_size, status.st_mtime_ns))
+        with _reading(path):
+            return _cached_index((str(path.resolve()), status.st_size, status.st_mtime_ns))
     except VideoReadError as error:  # Name the file as the user did, not its resolved path.
         raise VideoReadError(path, error.problem) from None
 
@@ -353,16 +399,17 @@ def _cached_index(key):
 
 
 def _frame_rate(stream):
-    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    rate = _fraction(stream.average_rate) or _fraction(stream.guessed_rate) or _fraction(stream.base_rate)
     return float(rate) if rate else 0.0
 
 
 def _duration(container, stream, index):
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
+    time_base = _fraction(stream.time_base)
+    if stream.duration and time_base:
+        return float(stream.duration * time_base)
     if container.duration:
         return container.duration / av.time_base
-    return float((index.timestamps[-1] - index.timestamps[0]) * stream.time_base)
+    return float(int(index.timestamps[-1] - index.timestamps[0]) * (time_base or 0))
 
 
 def _first_frame_rotation(container, stream, path):
@@ -386,7 +433,7 @@ def _frame_rotation(frame):
 # Decoding
 
 
-def _output_shape(stream, size):
+def _output_shape(size):
     if size is None:
         return None
     height, width = (size, size) if np.isscalar(size) else size
@@ -502,7 +549,7 @@ def _encode(path, frames, fps, codec, quality, keyframe_interval, pixel_format, 
         for number, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             if timestamps is not None:
-                frame.pts = int(round(timestamps[number] / stream.time_base))
+                frame.pts = int(round(timestamps[number] / _fraction(stream.time_base)))
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
 
