@@ -39,3 +39,42 @@ def test_info_reports_bad_files_in_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "videokit info: error: notes.mp4: not a video FFmpeg can read (Invalid data found when processing input)."
     ]
+
+
+def test_version_names_videokit_and_what_it_runs_on(tmp_path):
+    result = run_videokit("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("videokit 0.1.0 (Python ") and "keras " in result.stdout
+
+
+def every_option():
+    from videokit import cli
+
+    parser = cli._parser()
+    commands = next(action for action in parser._actions if action.dest == "command").choices
+    for name, command in [("videokit", parser), *commands.items()]:
+        for action in command._actions:
+            if action.dest not in ("help", "version", "command"):
+                yield name, action
+
+
+def test_every_option_has_help_and_shows_its_default():
+    from videokit import cli
+
+    formatter = cli._HelpFormatter("videokit")
+    for command, action in every_option():
+        assert action.help, f"videokit {command}: {action.option_strings or action.dest} has no help text"
+        shown = formatter._get_help_string(action)
+        if action.default is not None and not isinstance(action.default, bool):
+            assert "default" in shown, f"videokit {command} {action.option_strings}: default not shown"
+
+
+def test_refusing_an_existing_run_imports_neither_keras_nor_tensorflow(tmp_path):
+    (tmp_path / "runs" / "cnn_lstm").mkdir(parents=True)
+    (tmp_path / "runs" / "cnn_lstm" / "config.json").write_text('{"model": "cnn_lstm"}')
+    script = ("import sys\nfrom videokit import cli\ncode = cli.main(['train'])\n"
+              "print(code, sorted({'keras', 'tensorflow', 'jax'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["2", "[]"], result.stderr
+    assert result.stderr.strip() == ("videokit train: error: runs/cnn_lstm already holds a run; "
+                                     "pass --resume to continue it or --overwrite to start again.")

@@ -111,6 +111,30 @@ def test_official_split_and_frame_cache_on_a_video_folder(tmp_path):
     assert "data parallel over 2 devices" in again.stdout
 
 
+def test_a_default_run_prints_no_tensorflow_log_lines(tmp_path):
+    environment = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "videokit", "train", "--epochs", "1", "--run-dir", "run", *TINY]
+    result = subprocess.run(command, cwd=tmp_path, env=dict(environment, MPLBACKEND="Agg"), capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""  # no cuInit error, CPU feature notes or absl warnings: only what videokit says
+
+
+def test_jax_training_never_imports_tensorflow_and_still_logs_for_tensorboard(tmp_path):
+    script = ("import sys\nfrom videokit import cli\n"
+              f"code = cli.main(['train', '--epochs', '2', '--run-dir', 'run', *{TINY!r}])\n"
+              "print('exit', code, 'tensorflow imported:', 'tensorflow' in sys.modules)")
+    environment = dict(os.environ, KERAS_BACKEND="jax", MPLBACKEND="Agg")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=environment, capture_output=True,
+                            text=True, timeout=600)
+    assert result.stdout.strip().splitlines()[-1] == "exit 0 tensorflow imported: False", result.stderr[-3000:]
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    for split, tags in [("train", {"epoch_loss", "epoch_accuracy"}), ("validation", {"epoch_loss", "epoch_accuracy"})]:
+        events = event_accumulator.EventAccumulator(str(tmp_path / "run" / "logs" / split)).Reload()
+        assert set(events.Tags()["scalars"]) == tags
+        assert [event.step for event in events.Scalars("epoch_loss")] == [0, 1]
+
+
 def test_float16_on_a_cpu_is_refused_with_advice(tmp_path):
     tf = pytest.importorskip("tensorflow")
     if tf.config.list_physical_devices("GPU"):

@@ -158,11 +158,9 @@ def device_name():
         device = jax.devices()[0]
         return getattr(device, "device_kind", device.platform)
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        from videokit import tf_support
 
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+        return tf_support.gpu_name() or "CPU"
     return "CPU"
 
 

@@ -1,10 +1,15 @@
 """The ``videokit`` command line (also ``python -m videokit``)."""
 
 import argparse
+import importlib.metadata
 import json
+import os
 import pathlib
 import sys
 import time
+
+# TensorFlow's C++ logging: 3 keeps its start-up lines (CPU features, a missing CUDA driver) off the terminal.
+_QUIET_TENSORFLOW = "3"
 
 
 def main(argv=None):
@@ -13,6 +18,8 @@ def main(argv=None):
     if not hasattr(arguments, "run"):
         parser.print_help()
         return 2
+    if not arguments.backend_logs:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", _QUIET_TENSORFLOW)  # the user's own setting wins
     try:
         return arguments.run(arguments) or 0
     except (ValueError, FileExistsError, FileNotFoundError) as error:
@@ -23,9 +30,44 @@ def main(argv=None):
         return 130
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default, except for switches and options whose help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _SubParser(argparse.ArgumentParser):
+    """A sub-command's parser, with the same help layout as the main one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _version():
+    """videokit's version, with the versions of what it runs on, for bug reports."""
+    from videokit import __version__
+
+    found = []
+    for package in ("keras", "tensorflow", "jax", "torch", "av"):
+        try:
+            found.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return f"videokit {__version__} (Python {sys.version.split()[0]}, {', '.join(found)}; backend {backend})"
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="videokit", description="Video deep learning with Keras 3.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = argparse.ArgumentParser(prog="videokit", description="Video deep learning with Keras 3.",
+                                     formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--verbose", dest="backend_logs", action="store_true",
+                        help="show TensorFlow's own start-up and C++ log lines (hidden by default)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubParser)
 
     _add_train(commands)
     _add_evaluate(commands)
@@ -35,12 +77,12 @@ def _parser():
 
     demo = commands.add_parser("demo", help="write synthetic clips as real videos, decode them, draw a frame grid")
     demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("videokit-demo"), help="output folder")
-    demo.add_argument("--clips", type=int, default=8, help="number of clips (default 8, one per motion class)")
+    demo.add_argument("--clips", type=int, default=8, help="number of clips (8 shows one per motion class)")
     demo.add_argument("--overwrite", action="store_true", help="replace files from an earlier demo")
     demo.set_defaults(run=_demo)
 
     info = commands.add_parser("info", help="print what probe() finds in video files")
-    info.add_argument("videos", nargs="+", type=pathlib.Path)
+    info.add_argument("videos", nargs="+", type=pathlib.Path, help="video files")
     info.set_defaults(run=_info)
     return parser
 
@@ -50,41 +92,41 @@ def _add_train(commands):
 
     train = commands.add_parser("train", help="train a video model into a run directory")
     train.add_argument("--model", default="cnn_lstm", metavar="NAME",
-                       help=f"one of {', '.join(MODEL_NAMES)} (default cnn_lstm)")
+                       help=f"one of {', '.join(MODEL_NAMES)}")
     train.add_argument("--data", default="moving_shapes",
                        help="moving_shapes, moving_digits or a folder with one sub-folder of videos per class")
     train.add_argument("--split-file", default=None, metavar="PATH",
                        help="UCF101's ucfTrainTestlist folder (or a trainlistNN.txt) or HMDB51's split folder: "
                             "train on the official training set and validate on its test set "
                             "(default: hold out the last 20%% of each class)")
-    train.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="official split number (default 1)")
+    train.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="official split number")
     train.add_argument("--cache", default=None, metavar="DIR",
                        help="decode each video once into DIR (uint8 frames at the clip size) and cut every "
                             "later clip from there; the first run fills it, later epochs and runs skip decoding")
     train.add_argument("--epochs", type=int, default=None,
-                       help="total epochs (default 10; with --resume, the run's saved total)")
+                       help="total epochs (default: 10; with --resume, the run's saved total)")
     train.add_argument("--batch-size", type=int, default=16, help="clips per batch per device")
-    train.add_argument("--clip", default="8x32x32", help="FRAMESxHEIGHTxWIDTH fed to the model (default 8x32x32)")
+    train.add_argument("--clip", default="8x32x32", help="FRAMESxHEIGHTxWIDTH fed to the model")
     train.add_argument("--samples", type=int, default=1600, help="clips to generate for synthetic data")
     train.add_argument("--preset", default="small", choices=("small", "paper"), help="model size")
-    train.add_argument("--precision", default="float32", choices=PRECISIONS)
+    train.add_argument("--precision", default="float32", choices=PRECISIONS,
+                       help="Keras dtype policy; mixed_float16 needs a GPU on TensorFlow, mixed_bfloat16 runs anywhere")
     train.add_argument("--jit", action="store_true", help="compile the training step with XLA")
     train.add_argument("--strategy", default="none", choices=("none", "mirrored"),
                        help="mirrored: data parallel over all GPUs (tf.distribute or the Keras distribution API)")
     train.add_argument("--logical-cpus", type=int, default=0, metavar="N",
                        help="split the CPU into N logical devices, to try --strategy mirrored without GPUs")
-    train.add_argument("--learning-rate", type=float, default=2e-3)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--run-dir", type=pathlib.Path, default=None, help="default runs/<model>")
+    train.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's learning rate")
+    train.add_argument("--seed", type=int, default=0, help="seed for the data, the initial weights and shuffling")
+    train.add_argument("--run-dir", type=pathlib.Path, default=None, help="where the run goes (default: runs/MODEL)")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     train.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
-    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity")
+    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                       help="Keras fit output: 0 none, 1 a progress bar, 2 one line per epoch")
     train.set_defaults(run=_train)
 
 
 def _train(arguments):
-    if arguments.logical_cpus:
-        _split_cpu(arguments.logical_cpus)
     from videokit import config as run_config
 
     run_dir = arguments.run_dir or pathlib.Path("runs") / arguments.model
@@ -99,6 +141,9 @@ def _train(arguments):
         learning_rate=arguments.learning_rate, split_file=arguments.split_file, split=arguments.split,
         cache=arguments.cache, seed=arguments.seed,
     )
+    run_config.check_run_dir(run_dir, config, resume=arguments.resume, overwrite=arguments.overwrite)
+    if arguments.logical_cpus:
+        _split_cpu(arguments.logical_cpus)  # before Keras starts its backend
     import matplotlib
 
     matplotlib.use("Agg")  # the run's pictures go to files
@@ -124,17 +169,17 @@ def _split_cpu(count):
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        from videokit import tf_support
 
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        tf_support.split_cpu(count)
 
 
 def _add_evaluate(commands):
     evaluate = commands.add_parser("evaluate", help="accuracy, per-class report and confusion matrix of a run")
-    evaluate.add_argument("run_dir", type=pathlib.Path)
+    evaluate.add_argument("run_dir", type=pathlib.Path, help="a run directory made by videokit train")
     evaluate.add_argument("--data", default=None, help="evaluate on this data instead of the run's validation split")
-    evaluate.add_argument("--output", type=pathlib.Path, default=None, help="folder for confusion.png")
+    evaluate.add_argument("--output", type=pathlib.Path, default=None,
+                          help="folder for confusion.png (default: the run directory)")
     evaluate.set_defaults(run=_evaluate)
 
 
@@ -155,11 +200,12 @@ def _evaluate(arguments):
 
 def _add_predict(commands):
     predict = commands.add_parser("predict", help="classify video files, or predict how they go on")
-    predict.add_argument("run_dir", type=pathlib.Path)
-    predict.add_argument("videos", nargs="+", type=pathlib.Path)
-    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("run_dir", type=pathlib.Path, help="a run directory made by videokit train")
+    predict.add_argument("videos", nargs="+", type=pathlib.Path, help="video files")
+    predict.add_argument("--top-k", type=int, default=3, help="classes shown per video (classifiers)")
     predict.add_argument("--steps", type=int, default=8, help="frames to predict (next-frame predictors)")
-    predict.add_argument("--output", type=pathlib.Path, default=None, help="folder for predicted videos")
+    predict.add_argument("--output", type=pathlib.Path, default=None,
+                         help="folder for predicted videos (default: beside each video)")
     predict.set_defaults(run=_predict)
 
 
@@ -177,15 +223,15 @@ def _predict(arguments):
 
 
 def _add_bench(commands):
-    from videokit.config import MODEL_NAMES
+    from videokit.config import MODEL_NAMES, PRECISIONS
 
     bench = commands.add_parser("bench", help="training and inference speed of a model")
     bench.add_argument("--model", default="c3d", metavar="NAME", help=f"one of {', '.join(MODEL_NAMES)}")
-    bench.add_argument("--clip", default="16x112x112")
-    bench.add_argument("--batch-size", type=int, default=8)
-    bench.add_argument("--preset", default="paper", choices=("small", "paper"))
-    bench.add_argument("--precision", default="float32")
-    bench.add_argument("--jit", action="store_true")
+    bench.add_argument("--clip", default="16x112x112", help="FRAMESxHEIGHTxWIDTH of the clips")
+    bench.add_argument("--batch-size", type=int, default=8, help="clips per step")
+    bench.add_argument("--preset", default="paper", choices=("small", "paper"), help="model size")
+    bench.add_argument("--precision", default="float32", choices=PRECISIONS, help="Keras dtype policy")
+    bench.add_argument("--jit", action="store_true", help="compile the training step with XLA")
     bench.add_argument("--steps", type=int, default=5, help="timed training steps after one warm-up")
     bench.set_defaults(run=_bench)
 
@@ -211,10 +257,9 @@ def _add_grade(commands):
     )
     grade.add_argument("submissions", nargs="+", type=pathlib.Path, help="notebooks, or folders of notebooks")
     grade.add_argument("--output", type=pathlib.Path, default=pathlib.Path("grades"),
-                       help="folder for grades.json and grades.csv (default grades/)")
-    grade.add_argument("--timeout", type=float, default=120.0,
-                       help="seconds each cell and each test may run (default 120)")
-    grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
+                       help="folder for grades.json and grades.csv")
+    grade.add_argument("--timeout", type=float, default=120.0, help="seconds each cell and each test may run")
+    grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time")
     grade.add_argument("--solutions", type=pathlib.Path, default=None,
                        help="folder of the solution masters (default: solutions/ of this checkout)")
     grade.set_defaults(run=_grade)

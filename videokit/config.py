@@ -118,3 +118,39 @@ def saved_config(run_dir):
     """The ``RunConfig`` saved in a run directory, or ``None``."""
     path = pathlib.Path(run_dir) / "config.json"
     return RunConfig.from_json(path.read_text()) if path.exists() else None
+
+
+def check_run_dir(run_dir, config, *, resume=False, overwrite=False):
+    """Refuse a run directory that ``config`` cannot use, before anything is imported or written.
+
+    Args:
+        run_dir: the run directory asked for.
+        config: the ``RunConfig`` of the new or resumed run.
+        resume: continue the run saved in ``run_dir``.
+        overwrite: replace the run saved in ``run_dir``.
+
+    Returns:
+        The saved ``RunConfig`` when resuming, else ``None``.
+
+    Raises:
+        ValueError: nothing to resume, another model's run, a folder that is
+            not a videokit run, or a run that would be replaced without
+            ``overwrite``.
+    """
+    run_dir = pathlib.Path(run_dir)
+    saved = run_dir / "config.json"
+    if resume:
+        if not saved.exists():
+            raise ValueError(f"{run_dir}: no run to resume (config.json not found).")
+        previous = RunConfig.from_json(saved.read_text())
+        if previous.model != config.model:
+            raise ValueError(f"{run_dir} belongs to a {previous.model} run, not {config.model}; "
+                             "choose another --run-dir.")
+        return previous
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not saved.exists():
+            raise ValueError(f"{run_dir} is not empty and is not a videokit run; choose another --run-dir.")
+        if not overwrite:
+            raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it "
+                             "or --overwrite to start again.")
+    return None

@@ -29,6 +29,7 @@ import tempfile
 import keras
 import numpy as np
 
+from videokit import tf_support
 from videokit.config import (  # noqa: F401  (re-exported: the training API in one place)
     CLASSIFIERS,
     GENERATORS,
@@ -37,6 +38,7 @@ from videokit.config import (  # noqa: F401  (re-exported: the training API in o
     PREDICTORS,
     SYNTHETIC_DATA,
     RunConfig,
+    check_run_dir,
     parse_clip,
     saved_config,
 )
@@ -61,23 +63,13 @@ def prepare_run_dir(run_dir, config, *, resume=False, overwrite=False):
     """
     run_dir = pathlib.Path(run_dir)
     saved = run_dir / "config.json"
+    previous = check_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
     if resume:
-        if not saved.exists():
-            raise ValueError(f"{run_dir}: no run to resume (config.json not found).")
-        previous = RunConfig.from_json(saved.read_text())
-        if previous.model != config.model:
-            raise ValueError(f"{run_dir} belongs to a {previous.model} run, not {config.model}; "
-                             "choose another --run-dir.")
         previous.epochs = config.epochs
         _write_atomically(saved, previous.to_json())
         _remove_stale_temporaries(run_dir)
         return previous
     if run_dir.exists() and any(run_dir.iterdir()):
-        if not saved.exists():
-            raise ValueError(f"{run_dir} is not empty and is not a videokit run; choose another --run-dir.")
-        if not overwrite:
-            raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it "
-                             "or --overwrite to start again.")
         _clear_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_atomically(saved, config.to_json())
@@ -334,11 +326,7 @@ def distribution_scope(strategy):
         return
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
-
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
-            d.name for d in tf.config.list_logical_devices("CPU")]
-        with tf.distribute.MirroredStrategy(devices).scope():
+        with tf_support.mirrored_strategy(tf_support.training_devices()).scope():
             yield
     elif backend == "jax":
         previous = keras.distribution.distribution()
@@ -358,9 +346,7 @@ def device_count(strategy):
         import jax
 
         return jax.device_count()
-    import tensorflow as tf
-
-    return len(tf.config.list_logical_devices("GPU")) or len(tf.config.list_logical_devices("CPU"))
+    return len(tf_support.training_devices())
 
 
 # ----------------------------------------------------------------------------
@@ -381,6 +367,7 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
         The metrics of every finished epoch, a dict of lists.
     """
     run_dir = pathlib.Path(run_dir)
+    tf_support.keep_unimported_off_tensorflow()
     _check_precision(config.precision)
     config = prepare_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
     keras.utils.set_random_seed(config.seed)
@@ -413,9 +400,7 @@ def _check_precision(precision):
     """Refuse float16 where TensorFlow has no kernels for it, before anything is built."""
     if precision != "mixed_float16" or keras.backend.backend() != "tensorflow":
         return
-    import tensorflow as tf
-
-    if not tf.config.list_physical_devices("GPU"):
+    if not tf_support.has_gpu():
         raise ValueError("mixed_float16 needs a GPU with the TensorFlow backend: its CPU kernels lack float16 "
                          "for layers such as MaxPool3D; use --precision mixed_bfloat16 on a CPU.")
 
@@ -452,9 +437,12 @@ def _fit(model, config, run_dir, data, state, verbose):
 
 
 def _tensorboard(run_dir):
-    if not all(importlib.util.find_spec(name) for name in ("tensorflow", "tensorboard")):
-        return []  # Keras writes TensorBoard logs with tf.summary.
-    return [keras.callbacks.TensorBoard(log_dir=str(pathlib.Path(run_dir) / "logs"))]
+    if not importlib.util.find_spec("tensorboard"):
+        return []
+    from videokit.callbacks import TensorBoardScalars
+
+    return [TensorBoardScalars(pathlib.Path(run_dir) / "logs")]
+
 
 
 # ----------------------------------------------------------------------------

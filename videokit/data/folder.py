@@ -230,7 +230,7 @@ class VideoFolder:
 
     def as_tf_dataset(self, batch_size=8, *, shuffle=True, num_parallel_calls=None):
         """A ``tf.data.Dataset`` of ``(clips, labels)`` batches; imports TensorFlow."""
-        from videokit.data.tf_dataset import folder_to_tf_dataset
+        from videokit.tf_support import folder_to_tf_dataset
 
         return folder_to_tf_dataset(self, batch_size, shuffle=shuffle, num_parallel_calls=num_parallel_calls)
 
