@@ -13,7 +13,7 @@ import pytest
 from videokit import io
 from videokit.data import moving_digits, moving_shapes
 
-pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
+pytestmark = [pytest.mark.backend_independent, pytest.mark.slow]  # real training runs, in subprocesses
 
 TINY = ["--samples", "48", "--clip", "4x32x32", "--batch-size", "8", "--verbose", "2"]
 
