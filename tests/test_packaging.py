@@ -80,6 +80,11 @@ def test_builders_stay_builders_after_their_module_is_imported():
     assert callable(first) and cnn_lstm is first and videokit.models.cnn_lstm is first
 
 
-def test_ci_runs_the_readme_test_command():
-    ci_lines = (ROOT / ".ci" / "run").read_text().strip().splitlines()
-    assert ci_lines[-1].startswith("pip install") and ci_lines[-1] in (ROOT / "README.md").read_text()
+def test_ci_runs_the_readme_test_command_and_documented_stacks():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    default_stack = ci.split("stack_default() {")[1].split("\n}")[0].strip().splitlines()
+    assert default_stack[-1].strip().startswith("pip install") and default_stack[-1].strip() in readme
+    stacks = re.findall(r"^stack_(\w+)\(\)", ci, re.MULTILINE)
+    assert stacks == ["default", "colab", "lowest", "torch"]
+    assert "bash .ci/run" in readme and all(f"| `{stack}` |" in readme for stack in stacks)
