@@ -173,7 +173,7 @@ def test_guard_skips_the_students_grader_calls():
     assert "grader = otter.Notebook()" in sources[1]
     assert "grader.check" not in sources[2] and "x = 1" in sources[2]
     assert sum("./tests/q" in source for source in sources) == 2, "one test cell per question"
-    assert "_KernelGuard(5.0" in sources[0]
+    assert "KernelGuard(5.0" in sources[0]
 
 
 def test_grader_check_works_in_exercises_and_on_colab(tmp_path):
