@@ -11,7 +11,6 @@ import io
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import textwrap
 
@@ -78,7 +77,8 @@ def adversarial_runs(autograder_cache, tmp_path_factory):
     return {
         "exit_code": exit_code, "table": table, "next_code": next_code,
         "results": {str(pathlib.Path(entry["path"]).relative_to(ADVERSARIAL)): entry for entry in report["notebooks"]},
-        "report": report, "journal": (first / "grades.jsonl").read_text(), "json_text": (first / "grades.json").read_text(),
+        "report": report, "journal": (first / "grades.jsonl").read_text(),
+        "json_text": (first / "grades.json").read_text(),
         "next": json.loads((second / "grades.json").read_text())["notebooks"],
         "checkout_unchanged": before == trusted_files(),
         "cache_unchanged": cache_after_first == cached_files(autograder_cache),
@@ -162,7 +162,8 @@ def test_sandbox_hides_the_checkout_and_is_read_only_and_limited(tmp_path, autog
 
 @needs_sandbox
 def test_wall_limit_kills_every_process_of_the_sandbox(tmp_path):
-    daemon = f"import signal, time  # {DAEMON_MARKER.decode()}\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)"
+    daemon = (f"import signal, time  # {DAEMON_MARKER.decode()}\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)")
     script = ("import os, subprocess, sys, time\n"
               "if os.fork() == 0:\n    os.setsid()\n"
               f"    subprocess.Popen([sys.executable, '-c', {daemon!r}], start_new_session=True)\n    os._exit(0)\n"

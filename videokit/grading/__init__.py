@@ -44,3 +44,11 @@ from videokit.grading.masters import (
 from videokit.grading.reports import REPORT_NAMES, format_score, format_table, read_journal, write_reports
 from videokit.grading.sandbox import Limits, sandbox_problem
 from videokit.grading.scoring import QuestionResult, SubmissionResult
+
+__all__ = [
+    "DEFAULT_TIMEOUT", "REPORT_NAMES", "GradingError", "GradingGuard", "Limits", "QuestionResult",
+    "SandboxUnavailable", "SubmissionResult", "autograder_zip", "collect_notebooks", "default_wall_limit",
+    "exercise_sets", "format_score", "format_table", "grade", "guard_notebook", "identify_exercise",
+    "otter_version", "prepare_colab", "question_plan", "read_journal", "sandbox_problem", "stale_exercises",
+    "student_notebook", "write_exercises", "write_reports",
+]

@@ -193,7 +193,8 @@ class _Grader:
         except GradingError as error:
             result.status, result.error = "error", str(error)
         except Exception as error:  # A failure of the grader on this notebook must not stop the batch.
-            result.status, result.error = "error", f"the grader failed on this notebook: {type(error).__name__}: {error}"
+            result.status = "error"
+            result.error = f"the grader failed on this notebook: {type(error).__name__}: {error}"
         result.seconds = round(time.monotonic() - started, 1)
         return result
 

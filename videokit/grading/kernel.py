@@ -63,7 +63,8 @@ def guard_notebook(notebook, tests, *, timeout=DEFAULT_TIMEOUT, max_output=MAX_O
             cell.source = "\n".join(map(_without_grader_calls, cell.source.splitlines()))
         cells.append(cell)
     first = nbformat.v4.new_code_cell(
-        f"import videokit.grading.kernel\n{guard} = videokit.grading.kernel.KernelGuard({float(timeout)!r}, {int(max_output)!r})\n"
+        f"import videokit.grading.kernel\n"
+        f"{guard} = videokit.grading.kernel.KernelGuard({float(timeout)!r}, {int(max_output)!r})\n"
         f"{check} = {guard}.check_question"
     )
     last = [nbformat.v4.new_code_cell(f"{guard}.finish_student_cells()")]

@@ -130,26 +130,31 @@ def question_plan(master):
     Returns:
         ``{question: [{"name", "hidden", "points"}, ...]}``, one entry per test cell in order;
         hidden tests are named by their test function (the master's words, never its code).
+
+    Raises:
+        ValueError: when a question's ``points`` is not a list with one number per test cell.
     """
     notebook = json.loads(pathlib.Path(master).read_text(encoding="utf-8"))
-    plan, question, points, in_tests = {}, None, [], False
+    plan, points, question, in_tests = {}, {}, None, False
     for cell in notebook["cells"]:
         text = "".join(cell["source"]).strip()
         if cell["cell_type"] == "raw" and text.startswith("# BEGIN QUESTION"):
             question = _QUESTION_NAME.search(text).group(1)
             found = _POINTS.search(text)
-            points = json.loads(found.group(1)) if found else []
-            plan[question] = []
+            plan[question], points[question] = [], json.loads(found.group(1)) if found else None
         elif cell["cell_type"] == "raw" and text in ("# BEGIN TESTS", "# END TESTS"):
             in_tests = text == "# BEGIN TESTS"
         elif cell["cell_type"] == "code" and in_tests and question is not None:
-            cases = plan[question]
             function = re.search(r"def (test_\w+)", text)
-            cases.append({
-                "name": function.group(1) if function else f"{question} test {len(cases) + 1}",
-                "hidden": text.startswith("# HIDDEN"),
-                "points": float(points[len(cases)]) if isinstance(points, list) and len(points) > len(cases) else 0.0,
-            })
+            name = function.group(1) if function else f"{question} test {len(plan[question]) + 1}"
+            plan[question].append({"name": name, "hidden": text.startswith("# HIDDEN")})
+    for question, cases in plan.items():
+        given = points[question]
+        if not isinstance(given, list) or len(given) != len(cases):
+            raise ValueError(f"{master}: question {question} has {len(cases)} test cells; expected "
+                             f"'points: [...]' with one number per test cell, got {given!r}")
+        for case, value in zip(cases, given):
+            case["points"] = float(value)
     return plan
 
 

@@ -1,9 +1,10 @@
 """The grading worker: ``otter`` runs one submission with its tests, inside the sandbox.
 
 Started by ``sandbox.run`` as ``python -m videokit.grading.worker
-AUTOGRADER_ZIP SUBMISSION REPORT_FD``; the report goes to the file descriptor REPORT_FD (a pipe). Everything here shares the sandbox with the
-student's code and is not trusted: its JSON report is read by the trusted
-side as untrusted data (``scoring.py``).
+AUTOGRADER_ZIP SUBMISSION REPORT_FD``; the report goes to the file descriptor
+REPORT_FD (a pipe). Everything here shares the sandbox with the student's code
+and is not trusted: the trusted side reads its JSON report as untrusted data
+(``scoring.py``).
 """
 
 import json
