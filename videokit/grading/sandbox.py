@@ -15,6 +15,7 @@ process limit of one submission cannot starve another.
 
 import dataclasses
 import functools
+import json
 import os
 import pathlib
 import shutil
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 SANDBOX_ROOT = "/grading"  # where the workspace folder appears inside the sandbox
 FIRST_UID = 100_000  # sandboxed runs of a root grader use FIRST_UID + their index
@@ -88,9 +90,13 @@ def _ancestors(path):
     return [parent for parent in reversed(pathlib.Path(path).parents) if parent != pathlib.Path("/")]
 
 
-def bwrap_arguments(workspace, limits):
-    """The ``bwrap`` command line (up to the command itself) for a run in `workspace`."""
-    arguments = [shutil.which("bwrap"), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+def bwrap_arguments(workspace, limits, info_fd):
+    """The ``bwrap`` command line (up to the command itself) for a run in `workspace`.
+
+    bubblewrap writes the pid of the sandbox's first process (pid 1 of its
+    namespace) as JSON to the file descriptor `info_fd`.
+    """
+    arguments = [shutil.which("bwrap"), "--info-fd", str(info_fd), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                  "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--perms", "1777", "--size",
                  str(limits.tmp_bytes), "--tmpfs", "/tmp"]  # first: Python may live under /tmp (a venv)
     made = set()
@@ -149,41 +155,78 @@ def run(command, workspace, *, wall_seconds, limits=Limits(), variables=(), sand
     workspace = pathlib.Path(workspace)
     environment = sandbox_environment(dict(variables))
     read_end, write_end = os.pipe()
+    info_read, info_write = os.pipe()
     command = [str(write_end) if part == "{report}" else part for part in command]
     if sandbox:
         _readable(workspace)
-        argv = bwrap_arguments(workspace, limits) + limit_arguments(limits, FIRST_UID + slot) + command
+        argv = bwrap_arguments(workspace, limits, info_write) + limit_arguments(limits, FIRST_UID + slot) + command
     else:
         argv = [part.replace(SANDBOX_ROOT, str(workspace), 1) for part in command]
         environment = {name: value.replace(SANDBOX_ROOT, str(workspace)) for name, value in environment.items()}
         environment = dict(os.environ) | environment | {"HOME": os.environ.get("HOME", "/tmp")}
         environment.pop("TMPDIR", None)
-    report = []
-    reader = threading.Thread(target=_read_report, args=(read_end, report), daemon=True)
-    reader.start()
+    report, info = [], []
+    readers = [threading.Thread(target=_read_pipe, args=(read_end, report), daemon=True),
+               threading.Thread(target=_read_pipe, args=(info_read, info), daemon=True)]
+    for reader in readers:
+        reader.start()
     try:
         with open(log_path or os.devnull, "wb") as log:
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=environment, cwd="/tmp", start_new_session=True, pass_fds=(write_end,))
+                                       env=environment, cwd="/tmp", start_new_session=True,
+                                       pass_fds=(write_end, info_write))
     finally:
         os.close(write_end)
+        os.close(info_write)
     try:
         status, timed_out = process.wait(timeout=wall_seconds), False
     except subprocess.TimeoutExpired:
         _kill(process)
         status, timed_out = process.returncode, True
-    reader.join(timeout=10)
+    for reader in readers:
+        reader.join(timeout=10)
+    if timed_out:
+        _wait_for_namespace(b"".join(info))
     return status, timed_out, b"".join(report)
 
 
-def _read_report(read_end, chunks):
-    """Reads the report pipe until it closes, keeping at most `MAX_REPORT_BYTES`."""
+def _read_pipe(read_end, chunks):
+    """Reads a pipe until it closes, keeping at most `MAX_REPORT_BYTES`."""
     kept = 0
     with open(read_end, "rb", buffering=0) as pipe:
         while chunk := pipe.read(65536):
             if kept < MAX_REPORT_BYTES:
                 chunks.append(chunk[: MAX_REPORT_BYTES - kept])
                 kept += len(chunks[-1])
+
+
+def _wait_for_namespace(info, seconds=10.0):
+    """Waits until the kernel has killed every process of a killed sandbox.
+
+    Killing bubblewrap kills pid 1 of the sandbox's pid namespace
+    (``--die-with-parent``), which exits only once the kernel has killed every
+    other process in the namespace.
+
+    Args:
+        info: what bubblewrap wrote to its info pipe (``{"child-pid": N}``), or ``b""`` without a sandbox.
+        seconds: how long to wait at most.
+    """
+    try:
+        pid = int(json.loads(info)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and _running(pid):  # pid 1 of a namespace exits after all its processes
+        time.sleep(0.05)
+
+
+def _running(pid):
+    """Whether `pid` exists and is not a zombie."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _kill(process):
