@@ -89,12 +89,12 @@ def write_reports(results, output):
     with open(csv_path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["notebook", "exercise", "status", "score", "max_score", "percent", *questions,
-                         "cell_errors", "error"])
+                         "cell_errors", "error", "sandboxed"])
         for result in results:
             scores = {question.name: question.score for question in result.questions}
             writer.writerow([
                 result.path, result.exercise, result.status, result.score, result.max_score, round(result.percent, 2),
-                *(scores.get(name, "") for name in questions), len(result.cell_errors), result.error,
+                *(scores.get(name, "") for name in questions), len(result.cell_errors), result.error, result.sandboxed,
             ])
     return json_path, csv_path
 

@@ -96,8 +96,8 @@ def bwrap_arguments(workspace, limits, info_fd):
     bubblewrap writes the pid of the sandbox's first process (pid 1 of its
     namespace) as JSON to the file descriptor `info_fd`.
     """
-    arguments = [shutil.which("bwrap"), "--info-fd", str(info_fd), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                 "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--perms", "1777", "--size",
+    arguments = [shutil.which("bwrap"), "--info-fd", str(info_fd), "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                 "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--perms", "1777", "--size",
                  str(limits.tmp_bytes), "--tmpfs", "/tmp"]  # first: Python may live under /tmp (a venv)
     made = set()
     for path in readable_paths():
