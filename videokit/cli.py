@@ -249,19 +249,30 @@ def _bench(arguments):
 def _add_grade(commands):
     grade = commands.add_parser(
         "grade",
-        help="grade exercise notebooks with otter-grader, hidden tests included",
+        help="grade exercise notebooks with otter-grader, hidden tests included, each in a sandbox",
         description="Grade student notebooks of the exercises in exercises/ against the hidden tests of their "
-        "masters in solutions/, each in a kernel of its own. Prints a score table and writes grades.json "
-        "and grades.csv. Exit status: 0 when every notebook was graded (whatever its score), 1 when some "
-        "could not be graded (not a notebook, unknown exercise set, kernel died), 2 on a usage error.",
+        "masters in solutions/, each in a bubblewrap sandbox of its own, and score them outside it. Prints a score "
+        "table and writes grades.json, grades.csv and the journal grades.jsonl (one line per notebook, written as "
+        "soon as it is graded). Exit status: 0 when every notebook was graded (whatever its score), 1 when some "
+        "could not be graded (not a notebook, unknown exercise set, kernel died, time limit), 2 on a usage error "
+        "or when no sandbox is available.",
     )
     grade.add_argument("submissions", nargs="+", type=pathlib.Path, help="notebooks, or folders of notebooks")
     grade.add_argument("--output", type=pathlib.Path, default=pathlib.Path("grades"),
-                       help="folder for grades.json and grades.csv")
+                       help="folder for grades.json, grades.csv and grades.jsonl")
     grade.add_argument("--timeout", type=float, default=120.0, help="seconds each cell and each test may run")
+    grade.add_argument("--wall-limit", type=float, default=None, metavar="SECONDS",
+                       help="seconds one notebook may take in all, enforced from outside its sandbox "
+                            "(default: 120 + 3 x timeout x (questions + 2))")
     grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time")
     grade.add_argument("--solutions", type=pathlib.Path, default=None,
                        help="folder of the solution masters (default: solutions/ of this checkout)")
+    grade.add_argument("--resume", action="store_true",
+                       help="keep the results in OUTPUT/grades.jsonl of notebooks that have not changed since, "
+                            "and grade the others (finishes an interrupted batch)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="grade without bubblewrap where it is not available: students' code then runs with "
+                            "your permissions and can change any grade (the reports say so)")
     grade.set_defaults(run=_grade)
 
 
@@ -271,17 +282,22 @@ def _grade(arguments):
     def progress(result):
         print(f"{result.path}: {grading.format_score(result)}", file=sys.stderr, flush=True)
 
-    if arguments.timeout <= 0 or arguments.jobs < 1:
-        raise ValueError(f"--timeout must be positive and --jobs at least 1; "
-                         f"got {arguments.timeout} and {arguments.jobs}.")
+    if arguments.timeout <= 0 or arguments.jobs < 1 or (arguments.wall_limit is not None and arguments.wall_limit <= 0):
+        raise ValueError(f"--timeout and --wall-limit must be positive and --jobs at least 1; "
+                         f"got {arguments.timeout}, {arguments.wall_limit} and {arguments.jobs}.")
+    if arguments.no_sandbox:
+        print("videokit grade: --no-sandbox: students' code runs with your permissions; the reports say so",
+              file=sys.stderr)
     try:
         results = grading.grade(arguments.submissions, timeout=arguments.timeout, jobs=arguments.jobs,
-                                solutions=arguments.solutions, progress=progress)
-    except ImportError as error:  # otter-grader is not installed.
+                                solutions=arguments.solutions, progress=progress, output=arguments.output,
+                                resume=arguments.resume, sandboxed=not arguments.no_sandbox,
+                                wall_limit=arguments.wall_limit)
+    except (ImportError, grading.SandboxUnavailable) as error:  # otter-grader or bubblewrap missing.
         raise ValueError(str(error)) from None
     print(grading.format_table(results))
     json_path, csv_path = grading.write_reports(results, arguments.output)
-    print(f"reports: {json_path} and {csv_path}")
+    print(f"reports: {json_path}, {csv_path} and {arguments.output / 'grades.jsonl'}")
     failed = [result for result in results if result.status != "graded"]
     if failed:
         print(f"videokit grade: {len(failed)} of {len(results)} notebooks could not be graded", file=sys.stderr)
