@@ -85,6 +85,7 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     os.environ["CI"] = "true"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as conftest.py: the same kernels as the test run
     for path in notebook_paths(arguments.notebooks):
         started = time.perf_counter()
         print(f"executing {path.relative_to(ROOT)} ...", end=" ", flush=True)
