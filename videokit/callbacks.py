@@ -35,6 +35,9 @@ class TensorBoardScalars(keras.callbacks.Callback):
         self.log_dir = pathlib.Path(log_dir)
         self._writers = {}
 
+    def on_train_begin(self, logs=None):
+        self.log_dir.mkdir(parents=True, exist_ok=True)  # as Keras' TensorBoard: there from the start
+
     def on_epoch_end(self, epoch, logs=None):
         for name, value in (logs or {}).items():
             split, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
