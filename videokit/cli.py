@@ -21,7 +21,9 @@ def main(argv=None):
     if not arguments.backend_logs and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:  # the user's own setting wins
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = _QUIET_TENSORFLOW
         if arguments.command in _KERAS_COMMANDS:
-            _start_tensorflow_quietly()
+            from videokit import tf_support
+
+            tf_support.start_quietly()
     try:
         return arguments.run(arguments) or 0
     except (ValueError, FileExistsError, FileNotFoundError) as error:
@@ -33,33 +35,6 @@ def main(argv=None):
 
 
 _KERAS_COMMANDS = ("train", "evaluate", "predict", "bench")
-
-
-def _start_tensorflow_quietly():
-    """Import TensorFlow and list its devices with file descriptor 2 pointed at /dev/null.
-
-    TensorFlow 2.21 writes its start-up lines (oneDNN, CUDA drivers) from C++
-    before ``TF_CPP_MIN_LOG_LEVEL`` takes effect, so only silencing the file
-    descriptor keeps them off the terminal. Nothing happens on the JAX and
-    torch backends, or where TensorFlow is not installed.
-    """
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        return
-    import importlib.util
-
-    if importlib.util.find_spec("tensorflow") is None:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -32,6 +32,32 @@ def tensorflow(feature):
     return tf
 
 
+def start_quietly():
+    """On the TensorFlow backend, import TensorFlow and list its devices with file descriptor 2 on /dev/null.
+
+    TensorFlow 2.21 writes its start-up lines (oneDNN, CUDA drivers) from C++
+    before ``TF_CPP_MIN_LOG_LEVEL`` takes effect, so only silencing the file
+    descriptor keeps them off the terminal. Nothing happens on the JAX and
+    torch backends, or where TensorFlow is not installed.
+    """
+    import importlib.util
+    import os
+
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow" or importlib.util.find_spec("tensorflow") is None:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def keep_unimported_off_tensorflow():
     """On the JAX and torch backends, stop Keras importing TensorFlow only to look for it.
 
