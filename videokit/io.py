@@ -23,13 +23,13 @@ import contextlib
 import dataclasses
 import fractions
 import functools
-import os
 import pathlib
-import tempfile
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
+
+from videokit._files import atomic_path
 
 SAMPLING_POLICIES = ("uniform", "clip", "center", "random", "all")
 
@@ -286,17 +286,11 @@ def write_video(path, frames, fps=25, *, codec=None, quality=None, keyframe_inte
     if timestamps is not None and len(timestamps) != len(frames):
         raise ValueError(f"{path}: got {len(timestamps)} timestamps for {len(frames)} frames.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=path.suffix, prefix=f".{path.stem}.", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         try:
             _encode(temporary, frames, fps, codec, quality, keyframe_interval, pixel_format, rotation, timestamps)
         except av.FFmpegError as error:
             raise ValueError(f"{path}: FFmpeg could not write it with codec {codec!r} ({_reason(error)}).") from None
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path
 
 
