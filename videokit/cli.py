@@ -1,6 +1,7 @@
 """The ``videokit`` command line (also ``python -m videokit``)."""
 
 import argparse
+import errno
 import importlib.metadata
 import json
 import os
@@ -28,6 +29,11 @@ def main(argv=None):
         return arguments.run(arguments) or 0
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         print(f"videokit {arguments.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"videokit {arguments.command}: error: {_disk_full(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"videokit {arguments.command}: interrupted; a training run goes on with --resume.", file=sys.stderr)
@@ -76,6 +82,7 @@ def _parser():
                         help="show TensorFlow's own start-up and C++ log lines (hidden by default)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubParser)
 
+    _add_models(commands)
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
@@ -94,6 +101,36 @@ def _parser():
     return parser
 
 
+def _disk_full(error):
+    """One line for a write that ran out of space: the file and the space left."""
+    if error.filename is None:  # already worded by videokit._files.atomic_path
+        return str(error)
+    import shutil
+
+    folder = pathlib.Path(error.filename).parent
+    free = shutil.disk_usage(folder).free if folder.exists() else 0
+    return f"cannot write {error.filename}: the disk is full ({free / 2**20:.0f} MiB free in {folder})"
+
+
+def _add_models(commands):
+    models = commands.add_parser("models", help="list the models videokit can build and train, with their presets")
+    models.add_argument("--task", default=None, help="only models of this task (classifier, predictor, generator)")
+    models.set_defaults(run=_models)
+
+
+def _models(arguments):
+    from videokit import registry
+
+    names = registry.list_models(arguments.task)
+    if not names:
+        raise ValueError(f"no models for task {arguments.task!r}; tasks are {', '.join(registry.TASKS)}.")
+    print(f"{'model':<20} {'task':<11} {'presets':<13} description")
+    for name in names:
+        entry = registry.get_model(name)
+        print(f"{name:<20} {entry.task:<11} {', '.join(entry.presets):<13} {entry.description}")
+    return 0
+
+
 def _add_train(commands):
     from videokit.config import MODEL_NAMES, PRECISIONS
 
@@ -110,6 +147,8 @@ def _add_train(commands):
     train.add_argument("--cache", default=None, metavar="DIR",
                        help="decode each video once into DIR (uint8 frames at the clip size) and cut every "
                             "later clip from there; the first run fills it, later epochs and runs skip decoding")
+    train.add_argument("--skip-bad-videos", action="store_true",
+                       help="leave out videos that cannot be read (listed once) instead of stopping at the first")
     train.add_argument("--epochs", type=int, default=None,
                        help="total epochs (default: 10; with --resume, the run's saved total)")
     train.add_argument("--batch-size", type=int, default=16, help="clips per batch per device")
@@ -146,7 +185,7 @@ def _train(arguments):
         clip=run_config.parse_clip(arguments.clip), samples=arguments.samples, preset=arguments.preset,
         precision=arguments.precision, jit=arguments.jit, strategy=arguments.strategy,
         learning_rate=arguments.learning_rate, split_file=arguments.split_file, split=arguments.split,
-        cache=arguments.cache, seed=arguments.seed,
+        cache=arguments.cache, skip_bad_videos=arguments.skip_bad_videos, seed=arguments.seed,
     )
     run_config.check_run_dir(run_dir, config, resume=arguments.resume, overwrite=arguments.overwrite)
     if arguments.logical_cpus:

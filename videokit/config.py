@@ -51,6 +51,8 @@ class RunConfig:
         split: which official split (1, 2 or 3).
         cache: a folder to decode the videos into once (see
             ``videokit.data.VideoFolder``), or ``None`` to decode every clip.
+        skip_bad_videos: leave out the videos of a folder that cannot be
+            read (listed once) instead of stopping at the first.
         seed: seed for data, initial weights and shuffling.
     """
 
@@ -69,6 +71,7 @@ class RunConfig:
     split_file: str = None
     split: int = 1
     cache: str = None
+    skip_bad_videos: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -84,18 +87,18 @@ class RunConfig:
         if self.data not in SYNTHETIC_DATA and not pathlib.Path(self.data).is_dir():
             raise ValueError(f"data must be {' or '.join(SYNTHETIC_DATA)} or a folder of videos; "
                              f"{self.data} is neither.")
-        if (self.split_file or self.cache) and self.data in SYNTHETIC_DATA:
-            raise ValueError(f"split files and caches are for folders of videos, not {self.data}; "
-                             "leave out --split-file and --cache.")
+        if (self.split_file or self.cache or self.skip_bad_videos) and self.data in SYNTHETIC_DATA:
+            raise ValueError(f"split files, caches and skipping bad videos are for folders of videos, not "
+                             f"{self.data}; leave out --split-file, --cache and --skip-bad-videos.")
         if self.epochs < 1 or self.batch_size < 1 or self.samples < 2:
             raise ValueError("epochs and batch_size must be at least 1 and samples at least 2.")
 
     @property
     def kind(self):
-        """``"classifier"``, ``"predictor"`` or ``"generator"``."""
-        if self.model in CLASSIFIERS:
-            return "classifier"
-        return "predictor" if self.model in PREDICTORS else "generator"
+        """The model's task: ``"classifier"``, ``"predictor"`` or ``"generator"`` (see ``videokit.registry``)."""
+        from videokit import registry
+
+        return registry.get_model(self.model).task
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2)

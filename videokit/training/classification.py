@@ -1,0 +1,97 @@
+"""Training classifiers: clips in, class probabilities out."""
+
+import json
+import pathlib
+
+import keras
+import numpy as np
+
+from videokit.training.task import Data, Task
+
+
+class ClassifierTask(Task):
+    """Action recognition on labelled synthetic clips or a folder with one sub-folder per class."""
+
+    name = "classifier"
+    output_files = ("confusion.png",)
+
+    def load_data(self, batch_size):
+        if self.synthetic is None:
+            return self._folder_data(batch_size)
+        if not self.synthetic.labelled:
+            raise ValueError(f"{self.config.model} is a classifier and {self.config.data} has no labels; "
+                             "use --data moving_shapes or a folder of videos.")
+        videos, labels = self.synthetic_videos(self.config.clip[0])
+        clips = videos.astype("float32") / 255.0
+        split = self.split_point(len(clips))
+        return Data(clips[:split], clips[split:], tuple(self.synthetic.class_names), labels[:split], labels[split:])
+
+    def _folder_data(self, batch_size):
+        from videokit.data import VideoFolder, official_split
+
+        config = self.config
+        frames, height, width = config.clip
+        options = dict(num_frames=frames, size=(height, width), augment=True, seed=config.seed,
+                       cache_dir=config.cache, skip_bad_videos=config.skip_bad_videos)
+        if config.split_file:
+            train, validation = official_split(config.data, config.split_file, config.split, **options)
+        else:
+            train, validation = VideoFolder(config.data, **options).split(config.validation_fraction)
+        return Data(train.batches(batch_size, shuffle=True), validation.batches(batch_size, shuffle=False),
+                    tuple(train.class_names))
+
+    def build(self, data):
+        build = self.model_entry.build_function()
+        model = build(self.input_shape, len(data.class_names), **self.builder_kwargs())
+        model.compile(keras.optimizers.Adam(self.config.learning_rate), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"], jit_compile=self.jit())
+        return model
+
+    def draw_results(self, model, data, run_dir):
+        import matplotlib.pyplot as plt
+
+        from videokit import viz
+
+        labels, predictions = predict_labels(model, data.validation, data.validation_targets)
+        plt.close(viz.plot_confusion_matrix(labels, predictions, data.class_names,
+                                            path=pathlib.Path(run_dir) / "confusion.png"))
+
+    def evaluate(self, model, data, output):
+        """Accuracy, a per-class report and a confusion matrix on ``data.validation``."""
+        import matplotlib.pyplot as plt
+
+        from videokit import viz
+
+        labels, predictions = predict_labels(model, data.validation, data.validation_targets)
+        count = len(data.class_names)
+        confusion = np.zeros((count, count), dtype=int)
+        np.add.at(confusion, (labels, predictions), 1)
+        per_class = []
+        for index, name in enumerate(data.class_names):
+            predicted, support = confusion[:, index].sum(), confusion[index].sum()
+            precision = confusion[index, index] / predicted if predicted else 0.0
+            recall = confusion[index, index] / support if support else 0.0
+            per_class.append({"class": name, "precision": float(precision), "recall": float(recall),
+                              "support": int(support)})
+        output = pathlib.Path(output)
+        output.mkdir(parents=True, exist_ok=True)
+        plt.close(viz.plot_confusion_matrix(labels, predictions, data.class_names, path=output / "confusion.png"))
+        return {"accuracy": float(np.mean(labels == predictions)), "per_class": per_class,
+                "confusion": confusion.tolist(), "plot": str(output / "confusion.png")}
+
+    def predict_video(self, model, clip, path, run_dir, *, top_k, steps, output):
+        probabilities = model.predict(clip[None], verbose=0)[0]
+        class_names = json.loads((pathlib.Path(run_dir) / "classes.json").read_text())
+        best = np.argsort(probabilities)[::-1][:top_k]
+        return [(class_names[i], float(probabilities[i])) for i in best]
+
+
+def predict_labels(model, inputs, labels=None):
+    """True and predicted class numbers for arrays, or a PyDataset or tf.data.Dataset of ``(clips, labels)``."""
+    if labels is not None:
+        return np.asarray(labels), np.argmax(model.predict(inputs, verbose=0), axis=-1)
+    true, predicted = [], []
+    for clips, batch_labels in inputs:
+        true.append(np.asarray(batch_labels))
+        predicted.append(np.argmax(model.predict_on_batch(clips), axis=-1))
+    return np.concatenate(true), np.concatenate(predicted)
