@@ -6,21 +6,15 @@ does not import TensorFlow:
 * ``videokit.io`` reads, probes and writes real video files (PyAV).
 * ``videokit.data`` makes synthetic clip datasets and reads video folders.
 * ``videokit.viz`` draws frame grids, animations and training curves.
-* ``videokit.layers`` and ``videokit.models`` hold the video layers and models.
+* ``videokit.layers`` and ``videokit.models`` hold the video layers and models;
+  ``videokit.registry`` names every model with its task and presets.
+* ``videokit.training`` trains, resumes, evaluates and uses runs.
 """
 
-import importlib
+from videokit._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("cli", "data", "io", "layers", "models", "viz")
+_SUBMODULES = ("cli", "data", "io", "layers", "models", "registry", "training", "viz")
 
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"videokit.{name}")
-    raise AttributeError(f"module 'videokit' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+__getattr__, __dir__ = lazy_attributes(__name__, {name: name for name in _SUBMODULES})

@@ -8,7 +8,8 @@ def lazy_attributes(package, modules):
 
     Args:
         package: the package's ``__name__``.
-        modules: ``{attribute name: submodule name}``.
+        modules: ``{attribute name: submodule name}``; an attribute named
+            like its submodule is the submodule itself (``videokit.io``).
 
     Returns:
         A tuple ``(__getattr__, __dir__)`` to assign in the package.
@@ -18,7 +19,8 @@ def lazy_attributes(package, modules):
     def __getattr__(name):
         if name not in modules:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{modules[name]}"), name)
+        module = importlib.import_module(f"{package}.{modules[name]}")
+        value = module if name == modules[name] else getattr(module, name)
         namespace[name] = value  # later look-ups skip __getattr__
         return value
 

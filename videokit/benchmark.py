@@ -91,12 +91,13 @@ def measure(model_name, clip, batch_size, *, preset="paper", precision="float32"
 
     config = training.RunConfig(model=model_name, clip=clip, batch_size=batch_size, preset=preset,
                                 precision=precision, jit=jit)
-    if config.kind == "generator":
-        raise ValueError("bench times classifiers and next-frame predictors; GAN speed is in benchmarks/bench_gan.py.")
+    task = training.task_for(config)
     keras.mixed_precision.set_dtype_policy(precision)
     try:
         model = training.build_model(config, num_classes=num_classes)
-        inputs, targets = _random_batch(model, config, batch_size, num_classes)
+        rng = np.random.default_rng(0)
+        inputs = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
+        targets = task.random_targets(model, batch_size, rng)
         train_time = _time_steps(lambda: model.train_on_batch(inputs, targets), steps)
         infer_time = _time_steps(lambda: model.predict_on_batch(inputs), steps)
     finally:
@@ -127,14 +128,6 @@ def format_table(results):
                      f"{r['train_clips_per_s']:>13.1f} {r['infer_clips_per_s']:>13.1f} {r['gmacs_per_clip']:>10.2f} "
                      f"{r['peak_memory_mib']:>9.0f} {tflops:>8} {mfu:>6}  {r['device']}")
     return "\n".join(lines)
-
-
-def _random_batch(model, config, batch_size, num_classes):
-    rng = np.random.default_rng(0)
-    inputs = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
-    if config.kind == "classifier":
-        return inputs, rng.integers(0, num_classes, batch_size)
-    return inputs, rng.random((batch_size, *model.output_shape[1:]), dtype=np.float32)
 
 
 def _time_steps(step, steps):

@@ -93,13 +93,6 @@ class RunConfig:
         if self.epochs < 1 or self.batch_size < 1 or self.samples < 2:
             raise ValueError("epochs and batch_size must be at least 1 and samples at least 2.")
 
-    @property
-    def kind(self):
-        """The model's task: ``"classifier"``, ``"predictor"`` or ``"generator"`` (see ``videokit.registry``)."""
-        from videokit import registry
-
-        return registry.get_model(self.model).task
-
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2)
 

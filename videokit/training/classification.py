@@ -47,6 +47,9 @@ class ClassifierTask(Task):
                       metrics=["accuracy"], jit_compile=self.jit())
         return model
 
+    def random_targets(self, model, batch_size, rng):
+        return rng.integers(0, model.output_shape[-1], batch_size)
+
     def draw_results(self, model, data, run_dir):
         import matplotlib.pyplot as plt
 

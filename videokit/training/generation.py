@@ -69,6 +69,9 @@ class GeneratorTask(Task):
         io.write_video(run_dir / "samples.mp4", even_frames(np.concatenate(list(videos), axis=2)), fps=4,
                        overwrite=True)
 
+    def random_targets(self, model, batch_size, rng):
+        raise ValueError("bench times classifiers and next-frame predictors; GAN speed is in benchmarks/bench_gan.py.")
+
     def predict_video(self, model, clip, path, run_dir, *, top_k, steps, output):
         raise ValueError(f"{run_dir} holds a generator; use videokit.models.VideoGAN.generate to sample it.")
 

@@ -122,6 +122,10 @@ class Task:
         """``(name, save(model, run_dir, state))`` steps run after each epoch's checkpoint."""
         return ()
 
+    def random_targets(self, model, batch_size, rng):
+        """Targets for timing training steps on random clips (``videokit bench``)."""
+        return rng.random((batch_size, *model.output_shape[1:]), dtype=np.float32)
+
     def fit(self, model, data, batch_size, **fit_arguments):
         if data.train_targets is None and data.validation is None:
             return model.fit(data.train, batch_size=batch_size, shuffle=True, **fit_arguments)
