@@ -8,19 +8,12 @@ import dataclasses
 import json
 import pathlib
 
-CLASSIFIERS = {
-    "cnn_lstm": "cnn_lstm",
-    "c3d": "c3d",
-    "r2plus1d": "r2plus1d",
-    "r3d": "r3d",
-    "single_frame": "single_frame",
-    "early_fusion": "early_fusion",
-    "late_fusion": "late_fusion",
-    "slow_fusion": "slow_fusion",
-    "multi_level_fusion": "multi_level_fusion",
-}
-PREDICTORS = {"convlstm": "convlstm_predictor"}
-GENERATORS = {"vgan": "vgan_generator", "mocogan": "mocogan_generator"}
+from videokit import registry
+
+# --model name -> builder function name, by task; derived from the one table, `videokit.registry`.
+CLASSIFIERS = {name: registry.get_model(name).builder for name in registry.list_models("classifier")}
+PREDICTORS = {name: registry.get_model(name).builder for name in registry.list_models("predictor")}
+GENERATORS = {name: registry.get_model(name).builder for name in registry.list_models("generator")}
 MODEL_NAMES = (*CLASSIFIERS, *PREDICTORS, *GENERATORS)
 SYNTHETIC_DATA = ("moving_shapes", "moving_digits")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
