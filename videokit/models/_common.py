@@ -216,3 +216,26 @@ def with_args_doc(text):
         return builder
 
     return decorate
+
+
+def uses_presets(presets):
+    """Decorator: records a builder's presets as ``builder.presets``, like keras-hub's ``Backbone.presets``.
+
+    Args:
+        presets: the dict of presets the builder resolves with `resolve_preset`.
+
+    Returns:
+        The decorator.
+
+    Example:
+
+    >>> from videokit.models import c3d
+    >>> sorted(c3d.presets)
+    ['paper', 'small']
+    """
+
+    def decorate(builder):
+        builder.presets = presets
+        return builder
+
+    return decorate

@@ -3,7 +3,7 @@
 import keras
 
 from videokit.layers.attention import TemporalAttentionPooling
-from videokit.models._common import check_clip_shape, check_head, classifier_head, clip_input, resolve_preset
+from videokit.models import _common
 
 PRESETS = {
     # Close to the sizes of LRCN (Donahue et al. 2015) on UCF101: 16 frames of
@@ -32,6 +32,7 @@ _POOLINGS = ("last", "attention")
 _FRAME_POOLINGS = ("flatten", "average")
 
 
+@_common.uses_presets(PRESETS)
 def cnn_lstm(
     input_shape=None,
     num_classes=None,
@@ -129,12 +130,12 @@ def cnn_lstm(
     >>> keras.Model(model.input, weights).output_shape
     (None, 8)
     """
-    settings = resolve_preset(
+    settings = _common.resolve_preset(
         "cnn_lstm", PRESETS, preset, input_shape=input_shape, num_classes=num_classes, filters=filters,
         rnn_units=rnn_units, dropout=dropout, frame_pooling=frame_pooling,
     )
-    clip_shape = check_clip_shape("cnn_lstm", settings["input_shape"], unknown=("time",))
-    check_head("cnn_lstm", include_top=include_top, pooling=None, num_classes=settings["num_classes"])
+    clip_shape = _common.check_clip_shape("cnn_lstm", settings["input_shape"], unknown=("time",))
+    _common.check_head("cnn_lstm", include_top=include_top, pooling=None, num_classes=settings["num_classes"])
     if rnn not in _RNN_LAYERS:
         raise ValueError(f"cnn_lstm expects rnn to be one of {sorted(_RNN_LAYERS)}; got {rnn!r}.")
     if pooling not in _POOLINGS:
@@ -150,7 +151,7 @@ def cnn_lstm(
     else:
         encoder = _wrap_backbone(backbone, frame_shape)
 
-    clips = clip_input(clip_shape)
+    clips = _common.clip_input(clip_shape)
     features = keras.layers.TimeDistributed(encoder, name="frame_features")(clips)
     features = _maybe_dropout(features, settings["dropout"], "feature_dropout")
     states = _RNN_LAYERS[rnn](
@@ -160,7 +161,7 @@ def cnn_lstm(
         states, _ = TemporalAttentionPooling(
             units=settings["rnn_units"], return_attention=True, name="attention_pooling"
         )(states)
-    outputs = classifier_head(
+    outputs = _common.classifier_head(
         states,
         top=lambda x: _maybe_dropout(x, settings["dropout"], "classifier_dropout"),
         include_top=include_top,

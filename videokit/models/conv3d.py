@@ -16,15 +16,7 @@ arguments override the preset.
 import keras
 
 from videokit.layers.conv2plus1d import Conv2Plus1D
-from videokit.models._common import (
-    HEAD_ARGS_DOC,
-    check_clip_shape,
-    check_head,
-    classifier_head,
-    clip_input,
-    resolve_preset,
-    with_args_doc,
-)
+from videokit.models import _common
 
 C3D_PRESETS = {
     # Sports-1M, as published: 79,991,015 parameters.
@@ -76,7 +68,8 @@ _C3D_MIN_FRAMES = 8
 _C3D_MIN_PIXELS = 16
 
 
-@with_args_doc(HEAD_ARGS_DOC)
+@_common.uses_presets(C3D_PRESETS)
+@_common.with_args_doc(_common.HEAD_ARGS_DOC)
 def c3d(
     input_shape=None,
     num_classes=None,
@@ -134,15 +127,15 @@ def c3d(
     >>> c3d(num_classes=487).count_params()
     79991015
     """
-    settings = resolve_preset(
+    settings = _common.resolve_preset(
         "c3d", C3D_PRESETS, preset,
         input_shape=input_shape, num_classes=num_classes, filters=filters, fc_units=fc_units, dropout=dropout,
     )
-    shape = check_clip_shape(
+    shape = _common.check_clip_shape(
         "c3d", settings["input_shape"], min_frames=_C3D_MIN_FRAMES, min_size=_C3D_MIN_PIXELS,
         why="c3d halves time 3 times and height and width 4 times before pool5",
     )
-    check_head("c3d", include_top=include_top, pooling=pooling, num_classes=settings["num_classes"])
+    _common.check_head("c3d", include_top=include_top, pooling=pooling, num_classes=settings["num_classes"])
     conv_filters = tuple(settings["filters"])
     conv_names = [conv for convs, _ in _C3D_BLOCKS for conv in convs]
     if len(conv_filters) != len(conv_names):
@@ -151,7 +144,7 @@ def c3d(
             f"{tuple(conv_names)}; got {settings['filters']!r}."
         )
 
-    inputs = clip_input(shape)
+    inputs = _common.clip_input(shape)
     x = inputs
     filters_by_conv = dict(zip(conv_names, conv_filters))
     for index, (convs, pool_size) in enumerate(_C3D_BLOCKS, start=1):
@@ -178,7 +171,7 @@ def c3d(
             x = keras.layers.Dropout(settings["dropout"], name=f"dropout{layer[-1]}")(x)
         return x
 
-    outputs = classifier_head(
+    outputs = _common.classifier_head(
         x, top=top, include_top=include_top, pooling=pooling,
         num_classes=settings["num_classes"], classifier_activation=classifier_activation,
     )
@@ -222,11 +215,11 @@ def _video_resnet(conv_factory, model_name, preset, head, name, **arguments):
     ``conv_factory(filters, kernel_size, strides, name)`` returns the layer
     used for the ``3x7x7`` stem and for every ``3x3x3`` convolution of the
     residual blocks; it is the only difference between the two models.
-    ``head`` holds the `classifier_head` switches.
+    ``head`` holds the `_common.classifier_head` switches.
     """
-    settings = resolve_preset(model_name, RESNET_PRESETS, preset, **arguments)
-    shape = check_clip_shape(model_name, settings["input_shape"], unknown=("time", "height", "width"))
-    check_head(model_name, include_top=head["include_top"], pooling=head["pooling"],
+    settings = _common.resolve_preset(model_name, RESNET_PRESETS, preset, **arguments)
+    shape = _common.check_clip_shape(model_name, settings["input_shape"], unknown=("time", "height", "width"))
+    _common.check_head(model_name, include_top=head["include_top"], pooling=head["pooling"],
                num_classes=settings["num_classes"])
     stage_filters = tuple(settings["stage_filters"])
     blocks_per_stage = tuple(settings["blocks_per_stage"])
@@ -236,14 +229,14 @@ def _video_resnet(conv_factory, model_name, preset, head, name, **arguments):
             f"{stage_filters} and blocks_per_stage={blocks_per_stage}."
         )
 
-    inputs = clip_input(shape)
+    inputs = _common.clip_input(shape)
     x = conv_factory(settings["stem_filters"], (3, 7, 7), (1, 2, 2), "stem_conv")(inputs)
     x = _batch_norm_relu(x, "stem")
     for stage, (filters, blocks) in enumerate(zip(stage_filters, blocks_per_stage), start=1):
         for block in range(1, blocks + 1):
             strides = 2 if stage > 1 and block == 1 else 1
             x = _residual_block(x, filters, strides, conv_factory, f"stage{stage}_block{block}")
-    outputs = classifier_head(
+    outputs = _common.classifier_head(
         x, top=keras.layers.GlobalAveragePooling3D(name="avg_pool"), num_classes=settings["num_classes"], **head
     )
     return keras.Model(inputs, outputs, name=name)
@@ -262,10 +255,11 @@ _RESNET_ARGS_DOC = """        input_shape: tuple ``(time, height, width, channel
         blocks_per_stage: tuple of ints, residual blocks in each stage:
             ``(2, 2, 2, 2)`` in both presets.
         name: name of the model.
-""" + HEAD_ARGS_DOC
+""" + _common.HEAD_ARGS_DOC
 
 
-@with_args_doc(_RESNET_ARGS_DOC)
+@_common.uses_presets(RESNET_PRESETS)
+@_common.with_args_doc(_RESNET_ARGS_DOC)
 def r3d(
     input_shape=None,
     num_classes=None,
@@ -309,7 +303,8 @@ def r3d(
     )
 
 
-@with_args_doc(_RESNET_ARGS_DOC)
+@_common.uses_presets(RESNET_PRESETS)
+@_common.with_args_doc(_RESNET_ARGS_DOC)
 def r2plus1d(
     input_shape=None,
     num_classes=None,

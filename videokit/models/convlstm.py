@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from videokit.models._common import check_clip_shape, clip_input, resolve_preset
+from videokit.models import _common
 
 PRESETS = {
     # Close to the Moving MNIST model of Shi et al. 2015: 64x64 frames, three
@@ -15,6 +15,7 @@ PRESETS = {
 }
 
 
+@_common.uses_presets(PRESETS)
 def convlstm_predictor(input_shape=None, *, preset=None, filters=None, kernel_size=None, name="convlstm_predictor"):
     """Builds a ConvLSTM model that predicts the next frame at every step.
 
@@ -70,13 +71,13 @@ def convlstm_predictor(input_shape=None, *, preset=None, filters=None, kernel_si
     >>> rollout(model, clips[:, :5], steps=3).shape
     (4, 3, 32, 32, 1)
     """
-    settings = resolve_preset(
+    settings = _common.resolve_preset(
         "convlstm_predictor", PRESETS, preset, input_shape=input_shape, filters=filters, kernel_size=kernel_size
     )
-    clip_shape = check_clip_shape("convlstm_predictor", settings["input_shape"], unknown=("time",))
+    clip_shape = _common.check_clip_shape("convlstm_predictor", settings["input_shape"], unknown=("time",))
     kernel_size = settings["kernel_size"]
 
-    frames = clip_input(clip_shape)
+    frames = _common.clip_input(clip_shape)
     hidden = frames
     for index, layer_filters in enumerate(settings["filters"]):
         hidden = keras.layers.ConvLSTM2D(

@@ -21,15 +21,7 @@ and 2x2 max pooling after the first two and the last convolution.
 
 import keras
 
-from videokit.models._common import (
-    HEAD_ARGS_DOC,
-    check_clip_shape,
-    check_head,
-    classifier_head,
-    clip_input,
-    resolve_preset,
-    with_args_doc,
-)
+from videokit.models import _common
 
 PRESETS = {
     # Trains in seconds on a CPU, e.g. on `videokit.data.moving_shapes(n, num_frames=8, size=32)`.
@@ -73,9 +65,9 @@ _SHARED_ARGS_DOC = """\
         dense_units: units of each hidden fully connected layer.
         dropout: dropout rate after each hidden fully connected layer.
         name: name of the model.
-""" + HEAD_ARGS_DOC
+""" + _common.HEAD_ARGS_DOC
 
-_with_shared_args_doc = with_args_doc(_SHARED_ARGS_DOC)
+_with_shared_args_doc = _common.with_args_doc(_SHARED_ARGS_DOC)
 _PRESET_ARGUMENTS = tuple(PRESETS["paper"])
 _HEAD_ARGUMENTS = ("include_top", "pooling", "classifier_activation")
 
@@ -87,7 +79,7 @@ def _start(model, arguments, min_frames):
     `videokit.models._common.resolve_preset`); the clip shape and the head
     switches are checked.
     """
-    settings = resolve_preset(
+    settings = _common.resolve_preset(
         model, PRESETS, arguments["preset"], **{key: arguments[key] for key in _PRESET_ARGUMENTS}
     )
     for key in ("filters", "kernel_sizes", "dense_units"):
@@ -98,9 +90,9 @@ def _start(model, arguments, min_frames):
             f"got filters={settings['filters']} and kernel_sizes={settings['kernel_sizes']}."
         )
     head = {key: arguments[key] for key in _HEAD_ARGUMENTS}
-    check_head(model, include_top=head["include_top"], pooling=head["pooling"], num_classes=settings["num_classes"])
-    shape = check_clip_shape(model, settings["input_shape"], min_frames=min_frames)
-    return settings, clip_input(shape), head
+    _common.check_head(model, include_top=head["include_top"], pooling=head["pooling"], num_classes=settings["num_classes"])
+    shape = _common.check_clip_shape(model, settings["input_shape"], min_frames=min_frames)
+    return settings, _common.clip_input(shape), head
 
 
 def _finish(clip, features, settings, head, name):
@@ -114,7 +106,7 @@ def _finish(clip, features, settings, head, name):
                 x = keras.layers.Dropout(settings["dropout"], name=f"dropout{number}")(x)
         return x
 
-    outputs = classifier_head(features, top=top, num_classes=settings["num_classes"], **head)
+    outputs = _common.classifier_head(features, top=top, num_classes=settings["num_classes"], **head)
     return keras.Model(clip, outputs, name=name)
 
 
@@ -172,6 +164,7 @@ def _squeeze_time(x, name):
     return keras.layers.Reshape(tuple(x.shape[2:]), name=name)(x)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def single_frame(
     input_shape=None,
@@ -210,6 +203,7 @@ def single_frame(
     return _finish(clip, _frame_tower(middle, settings), settings, head, name)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def early_fusion(
     input_shape=None,
@@ -269,6 +263,7 @@ def early_fusion(
     return _finish(clip, _frame_tower(stacked, settings), settings, head, name)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def late_fusion(
     input_shape=None,
@@ -315,6 +310,7 @@ def late_fusion(
     return _finish(clip, features, settings, head, name)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def slow_fusion(
     input_shape=None,
@@ -379,6 +375,7 @@ def slow_fusion(
     return _finish(clip, x, settings, head, name)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def multi_level_fusion(
     input_shape=None,

@@ -2,7 +2,7 @@
 
 import math
 
-from videokit.models._common import check_clip_shape, clip_shape_error
+from videokit.models import _common
 
 _MIN_SIZE = 8
 
@@ -22,11 +22,11 @@ def check_video_shape(model, shape, argument):
     Returns:
         The shape as a tuple.
     """
-    shape = check_clip_shape(model, shape, argument=argument, min_size=_MIN_SIZE)
+    shape = _common.check_clip_shape(model, shape, argument=argument, min_size=_MIN_SIZE)
     _, height, width, _ = shape
     steps = spatial_steps(height, width)
     if height % 2**steps or width % 2**steps:
-        raise clip_shape_error(
+        raise _common.clip_shape_error(
             model, argument, shape,
             f"height and width divisible by {2**steps} (the {steps} stride-2 steps down to about 4x4)",
         )

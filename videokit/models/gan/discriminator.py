@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from videokit.models._common import clip_input, resolve_preset
+from videokit.models import _common
 from videokit.models.gan._grid import check_video_shape, spatial_steps
 
 PRESETS = {
@@ -13,6 +13,7 @@ PRESETS = {
 }
 
 
+@_common.uses_presets(PRESETS)
 def video_discriminator(
     input_shape=None,
     *,
@@ -58,11 +59,11 @@ def video_discriminator(
     """
     if normalization not in ("layer", None):
         raise ValueError(f"video_discriminator expects normalization to be 'layer' or None; got {normalization!r}.")
-    args = resolve_preset(
+    args = _common.resolve_preset(
         "video_discriminator", PRESETS, preset, input_shape=input_shape, base_filters=base_filters
     )
     shape = check_video_shape("video_discriminator", args["input_shape"], "input_shape")
-    videos = clip_input(shape)
+    videos = _common.clip_input(shape)
     x = videos
     frames = shape[0]
     for i in range(spatial_steps(shape[1], shape[2])):

@@ -15,7 +15,7 @@ import math
 import keras
 
 from videokit.layers.masked_composite import MaskedComposite
-from videokit.models._common import resolve_preset
+from videokit.models import _common
 from videokit.models.gan._grid import check_video_shape, spatial_steps, upsampling_plan
 
 VGAN_PRESETS = {
@@ -112,6 +112,7 @@ def _apply_layers(layers, x):
     return x
 
 
+@_common.uses_presets(VGAN_PRESETS)
 def vgan_generator(
     output_shape=None,
     *,
@@ -168,7 +169,7 @@ def vgan_generator(
     >>> tuple(outputs["video"].shape), tuple(outputs["mask"].shape)
     ((2, 8, 32, 32, 3), (2, 8, 32, 32, 1))
     """
-    args = resolve_preset(
+    args = _common.resolve_preset(
         "vgan_generator", VGAN_PRESETS, preset,
         latent_dim=latent_dim, output_shape=output_shape, base_filters=base_filters,
     )
@@ -188,6 +189,7 @@ def vgan_generator(
     return keras.Model(z, outputs, name=name)
 
 
+@_common.uses_presets(MOCOGAN_PRESETS)
 def mocogan_generator(
     output_shape=None,
     *,
@@ -243,7 +245,7 @@ def mocogan_generator(
     >>> tuple(generator(latents)["video"].shape)
     (2, 8, 32, 32, 3)
     """
-    args = resolve_preset(
+    args = _common.resolve_preset(
         "mocogan_generator", MOCOGAN_PRESETS, preset, latent_dim=latent_dim, output_shape=output_shape,
         content_dim=content_dim, motion_dim=motion_dim, base_filters=base_filters,
     )
