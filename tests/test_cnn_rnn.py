@@ -15,7 +15,7 @@ def clips():
 
 
 def tiny_cnn_lstm(**kwargs):
-    return cnn_lstm(CLIP_SHAPE, num_classes=3, **{"filters": (4,), "rnn_units": 6, **kwargs})
+    return cnn_lstm(CLIP_SHAPE, num_classes=3, **{"preset": "small", "filters": (4,), "rnn_units": 6, **kwargs})
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_keras_application_backbone_without_weights():
     backbone = keras.applications.MobileNetV3Small(
         input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg", minimalistic=True
     )
-    model = cnn_lstm((2, 32, 32, 3), num_classes=4, backbone=backbone, rnn_units=4)
+    model = cnn_lstm((2, 32, 32, 3), num_classes=4, preset="small", backbone=backbone, rnn_units=4)
     assert model.output_shape == (None, 4)
 
 

@@ -130,14 +130,14 @@ def test_rejects_input_shapes_that_are_not_one_clip(builder, input_shape):
 
 @pytest.mark.parametrize("input_shape", [(4, 112, 112, 3), (16, 8, 112, 3), (16, 112, 15, 3)])
 def test_c3d_rejects_clips_too_small_for_five_poolings(input_shape):
-    with pytest.raises(ValueError, match=r"time >= 8 and height, width >= 16"):
+    with pytest.raises(ValueError, match=r"time >= 8, height and width >= 16 \(c3d halves time"):
         c3d(input_shape)
 
 
 def test_c3d_smallest_clip_and_none_sizes():
     smallest = _without_initial_values(c3d, (8, 16, 16, 3), preset="small")
     assert smallest.get_layer("flatten").output.shape == (None, 64)
-    with pytest.raises(ValueError, match="positive ints"):
+    with pytest.raises(ValueError, match="positive int sizes"):
         c3d((None, 32, 32, 3), preset="small")
     resnet = _without_initial_values(r3d, (None, None, None, 3), preset="small")
     assert resnet.output_shape == (None, 8)

@@ -16,7 +16,7 @@ def clips():
 
 def tiny_predictor(input_shape=CLIP_SHAPE):
     keras.utils.set_random_seed(0)
-    return convlstm_predictor(input_shape, filters=(4, 4))
+    return convlstm_predictor(input_shape, preset="small", filters=(4, 4))
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_a_few_epochs_on_moving_digits_reduce_the_loss():
     clips = moving_digits(16, num_frames=6, size=32, num_digits=1, seed=1) / np.float32(255)
     keras.utils.set_random_seed(0)
     # One narrow layer: ConvLSTM training is slow on JAX's CPU backend.
-    model = convlstm_predictor((5, 32, 32, 1), filters=(8,))
+    model = convlstm_predictor((5, 32, 32, 1), preset="small", filters=(8,))
     model.compile(keras.optimizers.Adam(3e-3), "binary_crossentropy")
     history = model.fit(clips[:, :-1], clips[:, 1:], batch_size=4, epochs=3, verbose=0)
     losses = history.history["loss"]

@@ -19,7 +19,7 @@ def numpy(x):
 
 
 def build(builder, **kwargs):
-    settings = {"input_shape": CLIP_SHAPE, "num_classes": 3, **TINY, **kwargs}
+    settings = {"input_shape": CLIP_SHAPE, "num_classes": 3, "preset": "small", **TINY, **kwargs}
     return getattr(models, builder)(**settings)
 
 
@@ -131,7 +131,7 @@ def test_a_few_training_steps_reduce_the_loss_on_moving_shapes():
     [
         ("slow_fusion", {"input_shape": (16, 16, 3)}, r"\(time, height, width, channels\)"),
         ("late_fusion", {"input_shape": (1, 16, 16, 3)}, "time >= 2"),
-        ("single_frame", {"num_classes": 0}, "positive int num_classes"),
+        ("single_frame", {"num_classes": 0}, "num_classes to be a positive int"),
         ("early_fusion", {"window": 9}, "window"),
         ("multi_level_fusion", {"preset": "large"}, "preset"),
         ("single_frame", {"kernel_sizes": (3,)}, "same length"),

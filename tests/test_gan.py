@@ -18,15 +18,15 @@ SHAPE = (4, 16, 16, 3)  # frames, height, width, channels: tiny, for 2 CPU cores
 
 
 def tiny_vgan():
-    return vgan_generator(8, SHAPE, base_filters=4)
+    return vgan_generator(SHAPE, preset="small", latent_dim=8, base_filters=4)
 
 
 def tiny_mocogan():
-    return mocogan_generator(3, SHAPE, content_dim=5, motion_dim=4, base_filters=4)
+    return mocogan_generator(SHAPE, preset="small", latent_dim=3, content_dim=5, motion_dim=4, base_filters=4)
 
 
 def tiny_discriminator():
-    return video_discriminator(SHAPE, base_filters=4)
+    return video_discriminator(SHAPE, preset="small", base_filters=4)
 
 
 def mocogan_latents(batch, seed=0):
@@ -97,10 +97,10 @@ def test_discriminator_presets_take_their_video_shape(preset, shape):
 def test_unknown_preset_and_bad_shape_raise():
     with pytest.raises(ValueError, match="preset"):
         vgan_generator(preset="huge")
-    with pytest.raises(ValueError, match=r"\(frames, height, width, channels\)"):
+    with pytest.raises(ValueError, match=r"\(time, height, width, channels\)"):
         video_discriminator((16, 64, 64))
     with pytest.raises(ValueError, match="divisible"):
-        vgan_generator(8, (4, 36, 36, 3))
+        vgan_generator((4, 36, 36, 3), latent_dim=8)
 
 
 def test_mocogan_motion_noise_only_changes_the_frames_from_its_own_on():
@@ -218,7 +218,7 @@ def test_generate_gives_displayable_reproducible_clips():
 
 def test_video_gan_checks_its_networks_and_loss():
     with pytest.raises(ValueError, match="generator's videos"):
-        VideoGAN(vgan_generator(8, (8, 16, 16, 3), base_filters=4), tiny_discriminator())
+        VideoGAN(vgan_generator((8, 16, 16, 3), latent_dim=8, base_filters=4), tiny_discriminator())
     gan = VideoGAN(tiny_vgan(), tiny_discriminator())
     with pytest.raises(ValueError, match="non_saturating"):
         gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), loss="wasserstein")

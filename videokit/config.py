@@ -8,20 +8,9 @@ import dataclasses
 import json
 import pathlib
 
-CLASSIFIERS = {
-    "cnn_lstm": "cnn_lstm",
-    "c3d": "c3d",
-    "r2plus1d": "r2plus1d",
-    "r3d": "r3d",
-    "single_frame": "single_frame",
-    "early_fusion": "early_fusion",
-    "late_fusion": "late_fusion",
-    "slow_fusion": "slow_fusion",
-    "multi_level_fusion": "multi_level_fusion",
-}
-PREDICTORS = {"convlstm": "convlstm_predictor"}
-GENERATORS = {"vgan": "vgan_generator", "mocogan": "mocogan_generator"}
-MODEL_NAMES = (*CLASSIFIERS, *PREDICTORS, *GENERATORS)
+from videokit import registry
+
+MODEL_NAMES = registry.list_models()  # what --model takes, from the one table of models
 SYNTHETIC_DATA = ("moving_shapes", "moving_digits")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 

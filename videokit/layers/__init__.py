@@ -4,7 +4,8 @@ from videokit._lazy import lazy_attributes
 
 _LAYER_MODULES = {
     "Conv2Plus1D": "conv2plus1d",
-    "FeatureFusion": "fusion",
+    "FeatureFusion": "feature_fusion",
+    "MaskedComposite": "masked_composite",
     "NonLocalBlock": "nonlocal_block",
     "TemporalAttentionPooling": "attention",
 }

@@ -1,23 +1,27 @@
-"""Video model builders, one model family per module, imported on first use."""
+"""Video model builders, one model family per module, imported on first use.
 
+Every builder registered in `videokit.registry` is importable from here, e.g.
+``from videokit.models import c3d``; so are the few other public names below.
+"""
+
+from videokit import registry
 from videokit._lazy import lazy_attributes
 
-_MODEL_MODULES = {
-    "cnn_lstm": "cnn_rnn",
-    "convlstm_predictor": "convlstm",
+# Public names that are not registered builders: {name: module under videokit.models}.
+_OTHER_NAMES = {
     "rollout": "convlstm",
-    "c3d": "conv3d",
-    "r2plus1d": "conv3d",
-    "r3d": "conv3d",
-    "single_frame": "fusion",
-    "early_fusion": "fusion",
-    "late_fusion": "fusion",
-    "slow_fusion": "fusion",
-    "multi_level_fusion": "fusion",
     "VideoGAN": "gan",
-    "vgan_generator": "gan",
-    "mocogan_generator": "gan",
     "video_discriminator": "gan",
+    "video_of": "gan",
+    "discriminator_loss": "gan",
+    "generator_loss": "gan",
+}
+_MODEL_MODULES = {
+    **{
+        entry.builder: entry.module.removeprefix(f"{__name__}.")
+        for entry in map(registry.get_model, registry.list_models())
+    },
+    **_OTHER_NAMES,
 }
 
 __all__ = sorted(_MODEL_MODULES)

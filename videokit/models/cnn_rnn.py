@@ -3,27 +3,27 @@
 import keras
 
 from videokit.layers.attention import TemporalAttentionPooling
-
-_DEFAULTS = {
-    "input_shape": (16, 64, 64, 3),
-    "filters": (16, 32, 64),
-    "rnn_units": 64,
-    "dropout": 0.0,
-    "frame_pooling": "flatten",
-}
+from videokit.models import _common
 
 PRESETS = {
-    # Trains in seconds on a CPU: 8 frames of 32x32, two narrow conv blocks.
-    "small": {"input_shape": (8, 32, 32, 3), "filters": (8, 16), "rnn_units": 32, "dropout": 0.0,
-              "frame_pooling": "flatten"},
-    # Close to the sizes of LRCN (Donahue et al. 2015): 16 frames of 112x112,
-    # a wide CNN and a 256-unit LSTM. Meant for a GPU.
+    # Close to the sizes of LRCN (Donahue et al. 2015) on UCF101: 16 frames of
+    # 112x112, a wide CNN and a 256-unit LSTM. Meant for a GPU.
     "paper": {
         "input_shape": (16, 112, 112, 3),
+        "num_classes": 101,
         "filters": (64, 128, 256, 256),
         "rnn_units": 256,
         "dropout": 0.5,
         "frame_pooling": "average",
+    },
+    # Trains in seconds on a CPU: 8 frames of 32x32, two narrow conv blocks.
+    "small": {
+        "input_shape": (8, 32, 32, 3),
+        "num_classes": 8,
+        "filters": (8, 16),
+        "rnn_units": 32,
+        "dropout": 0.0,
+        "frame_pooling": "flatten",
     },
 }
 
@@ -32,10 +32,14 @@ _POOLINGS = ("last", "attention")
 _FRAME_POOLINGS = ("flatten", "average")
 
 
+@_common.uses_presets(PRESETS)
 def cnn_lstm(
     input_shape=None,
-    num_classes=8,
+    num_classes=None,
     *,
+    preset=None,
+    classifier_activation="softmax",
+    include_top=True,
     backbone=None,
     filters=None,
     rnn="lstm",
@@ -43,7 +47,6 @@ def cnn_lstm(
     pooling="last",
     frame_pooling=None,
     dropout=None,
-    preset=None,
     name="cnn_lstm",
 ):
     """Builds a CNN + LSTM (LRCN-style) video classifier.
@@ -68,28 +71,38 @@ def cnn_lstm(
     weights: build the backbone with `weights=None` or a path to a local
     weights file. Set `backbone.trainable = False` to keep it frozen.
 
-    Arguments left as `None` take their value from `preset` if one is given,
-    else from the defaults below; explicit arguments always win.
+    Arguments left as `None` take their value from `preset` (the paper
+    configuration when `preset` is `None`); explicit arguments always win.
 
     Args:
-        input_shape: Clip shape `(time, height, width, channels)`. Defaults to
-            `(16, 64, 64, 3)`.
-        num_classes: Number of classes of the softmax output.
+        input_shape: Clip shape `(time, height, width, channels)`; `time` may
+            be `None`. Default from the preset: `(16, 112, 112, 3)` (paper) or `(8, 32, 32, 3)` (small).
+        num_classes: Number of classes: 101 (paper, UCF101) or 8 (small, as
+            `videokit.data.moving_shapes`).
+        preset: `None` (the paper configuration: LRCN-like sizes, for a GPU)
+            or `"small"` (8x32x32 clips, trains in seconds on a CPU).
+        classifier_activation: Activation of the `"predictions"` layer,
+            `"softmax"` or `None` for logits. It computes in float32, also
+            under a mixed precision policy.
+        include_top: Whether to end in the classifier; without it the model
+            returns the pooled recurrent state `(batch, rnn_units)`.
         backbone: Optional `keras.Model` mapping a frame `(height, width,
             channels)` to a feature vector `(features,)` (or to a feature map,
             which is then averaged over space). Replaces the default CNN.
         filters: Filters of the conv blocks of the default CNN, one block per
-            entry. Defaults to `(16, 32, 64)`. Ignored with `backbone`.
+            entry: `(64, 128, 256, 256)` (paper) or `(8, 16)` (small).
+            Ignored with `backbone`.
         rnn: `"lstm"` or `"gru"`.
-        rnn_units: Size of the recurrent state. Defaults to 64.
-        pooling: `"last"` (last recurrent state) or `"attention"`.
+        rnn_units: Size of the recurrent state: 256 (paper) or 32 (small).
+        pooling: How the recurrent states become one vector, over time:
+            `"last"` (last recurrent state) or `"attention"`. (Not the
+            spatial `pooling` of the other classifiers: these features are
+            already vectors.)
         frame_pooling: `"flatten"` or `"average"`, how the default CNN turns
-            its last feature map into a frame's features. Defaults to
-            `"flatten"` (`"average"` in the paper preset).
-        dropout: Dropout rate on the frame features and before the classifier.
-            Defaults to 0.
-        preset: `None`, `"small"` (8x32x32 clips, trains in seconds on a CPU)
-            or `"paper"` (16x112x112 clips, LRCN-like sizes, for a GPU).
+            its last feature map into a frame's features: `"average"`
+            (paper) or `"flatten"` (small).
+        dropout: Dropout rate on the frame features and before the
+            classifier: 0.5 (paper) or 0 (small).
         name: Name of the model.
 
     Input shape:
@@ -98,7 +111,7 @@ def cnn_lstm(
 
     Output shape:
         `(batch, num_classes)` class probabilities, float32 also under a mixed
-        precision policy.
+        precision policy; with `include_top=False`, `(batch, rnn_units)`.
 
     Returns:
         A functional `keras.Model`.
@@ -117,11 +130,12 @@ def cnn_lstm(
     >>> keras.Model(model.input, weights).output_shape
     (None, 8)
     """
-    settings = _resolve_settings(
-        preset, input_shape=input_shape, filters=filters, rnn_units=rnn_units, dropout=dropout,
-        frame_pooling=frame_pooling,
+    settings = _common.resolve_preset(
+        "cnn_lstm", PRESETS, preset, input_shape=input_shape, num_classes=num_classes, filters=filters,
+        rnn_units=rnn_units, dropout=dropout, frame_pooling=frame_pooling,
     )
-    clip_shape = _validate_clip_shape(settings["input_shape"])
+    clip_shape = _common.check_clip_shape("cnn_lstm", settings["input_shape"], unknown=("time",))
+    _common.check_head("cnn_lstm", include_top=include_top, pooling=None, num_classes=settings["num_classes"])
     if rnn not in _RNN_LAYERS:
         raise ValueError(f"cnn_lstm expects rnn to be one of {sorted(_RNN_LAYERS)}; got {rnn!r}.")
     if pooling not in _POOLINGS:
@@ -137,7 +151,7 @@ def cnn_lstm(
     else:
         encoder = _wrap_backbone(backbone, frame_shape)
 
-    clips = keras.Input(shape=clip_shape, name="clips")
+    clips = _common.clip_input(clip_shape)
     features = keras.layers.TimeDistributed(encoder, name="frame_features")(clips)
     features = _maybe_dropout(features, settings["dropout"], "feature_dropout")
     states = _RNN_LAYERS[rnn](
@@ -147,32 +161,19 @@ def cnn_lstm(
         states, _ = TemporalAttentionPooling(
             units=settings["rnn_units"], return_attention=True, name="attention_pooling"
         )(states)
-    states = _maybe_dropout(states, settings["dropout"], "classifier_dropout")
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classifier")(
-        states
+    outputs = _common.classifier_head(
+        states,
+        top=lambda x: _maybe_dropout(x, settings["dropout"], "classifier_dropout"),
+        include_top=include_top,
+        pooling=None,
+        num_classes=settings["num_classes"],
+        classifier_activation=classifier_activation,
     )
-    return keras.Model(clips, probabilities, name=name)
+    return keras.Model(clips, outputs, name=name)
 
 
 def _maybe_dropout(tensor, rate, name):
     return keras.layers.Dropout(rate, name=name)(tensor) if rate else tensor
-
-
-def _resolve_settings(preset, **explicit):
-    if preset is not None and preset not in PRESETS:
-        raise ValueError(f"cnn_lstm expects preset to be None or one of {sorted(PRESETS)}; got {preset!r}.")
-    settings = {**_DEFAULTS, **PRESETS.get(preset, {})}
-    settings.update({key: value for key, value in explicit.items() if value is not None})
-    return settings
-
-
-def _validate_clip_shape(input_shape):
-    if len(input_shape) != 4:
-        raise ValueError(
-            "cnn_lstm expects input_shape=(time, height, width, channels), "
-            f"e.g. (16, 64, 64, 3); got {tuple(input_shape)}."
-        )
-    return tuple(input_shape)
 
 
 def _frame_encoder(frame_shape, filters, frame_pooling):

@@ -16,8 +16,10 @@ arguments override the preset.
 import keras
 
 from videokit.layers.conv2plus1d import Conv2Plus1D
+from videokit.models import _common
 
-_C3D_PRESETS = {
+C3D_PRESETS = {
+    # Sports-1M, as published: 79,991,015 parameters.
     "paper": {
         "input_shape": (16, 112, 112, 3),
         "num_classes": 487,
@@ -25,6 +27,7 @@ _C3D_PRESETS = {
         "fc_units": 4096,
         "dropout": 0.5,
     },
+    # Trains in seconds on a CPU, e.g. on `videokit.data.moving_shapes(n, num_frames=8, size=32)`.
     "small": {
         "input_shape": (8, 32, 32, 3),
         "num_classes": 8,
@@ -34,7 +37,8 @@ _C3D_PRESETS = {
     },
 }
 
-_RESNET_PRESETS = {
+RESNET_PRESETS = {
+    # Kinetics-400, as published (torchvision's r3d_18 and r2plus1d_18 layout).
     "paper": {
         "input_shape": (16, 112, 112, 3),
         "num_classes": 400,
@@ -42,6 +46,7 @@ _RESNET_PRESETS = {
         "stage_filters": (64, 128, 256, 512),
         "blocks_per_stage": (2, 2, 2, 2),
     },
+    # Trains in seconds on a CPU.
     "small": {
         "input_shape": (8, 32, 32, 3),
         "num_classes": 8,
@@ -63,64 +68,19 @@ _C3D_MIN_FRAMES = 8
 _C3D_MIN_PIXELS = 16
 
 
-def _resolve(presets, preset, overrides):
-    """The preset's settings, with every non-`None` override replacing its value."""
-    preset = "paper" if preset is None else preset
-    if preset not in presets:
-        raise ValueError(f"`preset` must be one of {sorted(presets)} or None, got {preset!r}.")
-    settings = dict(presets[preset])
-    settings.update({key: value for key, value in overrides.items() if value is not None})
-    return settings
-
-
-def _check_input_shape(input_shape, model_name, allow_none):
-    """Check ``input_shape`` is ``(time, height, width, channels)``."""
-    shape = tuple(input_shape)
-    sizes_ok = all(
-        (size is None and allow_none) or (isinstance(size, int) and size > 0)
-        for size in shape[:3]
-    )
-    channels_ok = len(shape) == 4 and isinstance(shape[3], int) and shape[3] > 0
-    if len(shape) != 4 or not sizes_ok or not channels_ok:
-        sizes = "positive ints or None" if allow_none else "positive ints"
-        raise ValueError(
-            f"{model_name} expects `input_shape=(time, height, width, channels)` "
-            f"(one clip, without the batch axis) with {sizes}, got {input_shape!r}."
-        )
-    return shape
-
-
-def _check_num_classes(num_classes, model_name):
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"{model_name} expects a positive int `num_classes`, got {num_classes!r}.")
-
-
-def _check_c3d_clip_size(shape):
-    time, height, width, _ = shape
-    if time < _C3D_MIN_FRAMES or height < _C3D_MIN_PIXELS or width < _C3D_MIN_PIXELS:
-        raise ValueError(
-            f"c3d halves time 3 times and height and width 4 times before pool5, so it "
-            f"needs clips of shape (time, height, width, channels) with time >= "
-            f"{_C3D_MIN_FRAMES} and height, width >= {_C3D_MIN_PIXELS}; got {shape}."
-        )
-
-
-def _classifier(x, num_classes, classifier_activation):
-    """Dense classifier, kept in float32 under a mixed precision policy."""
-    return keras.layers.Dense(
-        num_classes, activation=classifier_activation, dtype="float32", name="predictions"
-    )(x)
-
-
+@_common.uses_presets(C3D_PRESETS)
+@_common.with_args_doc(_common.HEAD_ARGS_DOC)
 def c3d(
     input_shape=None,
     num_classes=None,
     *,
     preset=None,
+    classifier_activation="softmax",
+    include_top=True,
+    pooling=None,
     filters=None,
     fc_units=None,
     dropout=None,
-    classifier_activation="softmax",
     name="c3d",
 ):
     """Build C3D (Tran et al. 2015), a VGG-style network of 3x3x3 convolutions.
@@ -143,21 +103,21 @@ def c3d(
             ``(8, 32, 32, 3)`` (small).
         num_classes: int, number of classes. Default from the preset: 487
             (Sports-1M, paper) or 8 (small, as `videokit.data.moving_shapes`).
-        preset: `"paper"` (default when `None`) or `"small"`.
+        preset: ``None`` (the paper configuration) or ``"small"``;
+            arguments given explicitly override it.
         filters: tuple of eight ints, the channels of conv1a ... conv5b.
             Default from the preset: ``(64, 128, 256, 256, 512, 512, 512, 512)``
             or ``(8, 16, 32, 32, 64, 64, 64, 64)``.
         fc_units: int, width of fc6 and fc7: 4096 (paper) or 128 (small).
         dropout: float, dropout rate after fc6 and fc7: 0.5 (paper) or 0.2
             (small, whose 128 units learn too slowly with 0.5).
-        classifier_activation: activation of the classifier, `"softmax"` or
-            `None` for logits.
         name: name of the model.
 
     Returns:
         A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
         (pixel values as they come, e.g. floats in ``[0, 1]``) to class
-        probabilities ``(batch, num_classes)`` in float32.
+        probabilities ``(batch, num_classes)`` in float32; with
+        ``include_top=False``, to pool5's features.
 
     Example:
 
@@ -167,26 +127,24 @@ def c3d(
     >>> c3d(num_classes=487).count_params()
     79991015
     """
-    overrides = {
-        "input_shape": input_shape,
-        "num_classes": num_classes,
-        "filters": filters,
-        "fc_units": fc_units,
-        "dropout": dropout,
-    }
-    settings = _resolve(_C3D_PRESETS, preset, overrides)
-    shape = _check_input_shape(settings["input_shape"], "c3d", allow_none=False)
-    _check_c3d_clip_size(shape)
-    _check_num_classes(settings["num_classes"], "c3d")
+    settings = _common.resolve_preset(
+        "c3d", C3D_PRESETS, preset,
+        input_shape=input_shape, num_classes=num_classes, filters=filters, fc_units=fc_units, dropout=dropout,
+    )
+    shape = _common.check_clip_shape(
+        "c3d", settings["input_shape"], min_frames=_C3D_MIN_FRAMES, min_size=_C3D_MIN_PIXELS,
+        why="c3d halves time 3 times and height and width 4 times before pool5",
+    )
+    _common.check_head("c3d", include_top=include_top, pooling=pooling, num_classes=settings["num_classes"])
     conv_filters = tuple(settings["filters"])
     conv_names = [conv for convs, _ in _C3D_BLOCKS for conv in convs]
     if len(conv_filters) != len(conv_names):
         raise ValueError(
-            f"c3d expects `filters` with {len(conv_names)} ints, one per convolution "
-            f"{tuple(conv_names)}, got {settings['filters']!r}."
+            f"c3d expects filters with {len(conv_names)} ints, one per convolution "
+            f"{tuple(conv_names)}; got {settings['filters']!r}."
         )
 
-    inputs = keras.Input(shape, name="clips")
+    inputs = _common.clip_input(shape)
     x = inputs
     filters_by_conv = dict(zip(conv_names, conv_filters))
     for index, (convs, pool_size) in enumerate(_C3D_BLOCKS, start=1):
@@ -203,13 +161,20 @@ def c3d(
         x = keras.layers.MaxPooling3D(
             pool_size, padding="same" if last else "valid", name=f"pool{index}"
         )(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    for layer in ("fc6", "fc7"):
-        x = keras.layers.Dense(
-            settings["fc_units"], activation="relu", kernel_initializer="he_uniform", name=layer
-        )(x)
-        x = keras.layers.Dropout(settings["dropout"], name=f"dropout{layer[-1]}")(x)
-    outputs = _classifier(x, settings["num_classes"], classifier_activation)
+
+    def top(x):
+        x = keras.layers.Flatten(name="flatten")(x)
+        for layer in ("fc6", "fc7"):
+            x = keras.layers.Dense(
+                settings["fc_units"], activation="relu", kernel_initializer="he_uniform", name=layer
+            )(x)
+            x = keras.layers.Dropout(settings["dropout"], name=f"dropout{layer[-1]}")(x)
+        return x
+
+    outputs = _common.classifier_head(
+        x, top=top, include_top=include_top, pooling=pooling,
+        num_classes=settings["num_classes"], classifier_activation=classifier_activation,
+    )
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -244,45 +209,68 @@ def _residual_block(x, filters, strides, conv_factory, name):
     return keras.layers.ReLU(name=f"{name}_out")(x)
 
 
-def _video_resnet(conv_factory, *, model_name, preset, classifier_activation, name, **overrides):
+def _video_resnet(conv_factory, model_name, preset, head, name, **arguments):
     """The ResNet-18-style skeleton shared by `r3d` and `r2plus1d`.
 
     ``conv_factory(filters, kernel_size, strides, name)`` returns the layer
     used for the ``3x7x7`` stem and for every ``3x3x3`` convolution of the
     residual blocks; it is the only difference between the two models.
+    ``head`` holds the `_common.classifier_head` switches.
     """
-    settings = _resolve(_RESNET_PRESETS, preset, overrides)
-    shape = _check_input_shape(settings["input_shape"], model_name, allow_none=True)
-    _check_num_classes(settings["num_classes"], model_name)
+    settings = _common.resolve_preset(model_name, RESNET_PRESETS, preset, **arguments)
+    shape = _common.check_clip_shape(model_name, settings["input_shape"], unknown=("time", "height", "width"))
+    _common.check_head(model_name, include_top=head["include_top"], pooling=head["pooling"],
+               num_classes=settings["num_classes"])
     stage_filters = tuple(settings["stage_filters"])
     blocks_per_stage = tuple(settings["blocks_per_stage"])
     if len(stage_filters) != len(blocks_per_stage):
         raise ValueError(
-            f"{model_name} expects one number of blocks per stage, got stage_filters="
+            f"{model_name} expects one number of blocks per stage; got stage_filters="
             f"{stage_filters} and blocks_per_stage={blocks_per_stage}."
         )
 
-    inputs = keras.Input(shape, name="clips")
+    inputs = _common.clip_input(shape)
     x = conv_factory(settings["stem_filters"], (3, 7, 7), (1, 2, 2), "stem_conv")(inputs)
     x = _batch_norm_relu(x, "stem")
     for stage, (filters, blocks) in enumerate(zip(stage_filters, blocks_per_stage), start=1):
         for block in range(1, blocks + 1):
             strides = 2 if stage > 1 and block == 1 else 1
             x = _residual_block(x, filters, strides, conv_factory, f"stage{stage}_block{block}")
-    x = keras.layers.GlobalAveragePooling3D(name="avg_pool")(x)
-    outputs = _classifier(x, settings["num_classes"], classifier_activation)
+    outputs = _common.classifier_head(
+        x, top=keras.layers.GlobalAveragePooling3D(name="avg_pool"), num_classes=settings["num_classes"], **head
+    )
     return keras.Model(inputs, outputs, name=name)
 
 
+_RESNET_ARGS_DOC = """        input_shape: tuple ``(time, height, width, channels)`` of one clip
+            (time, height and width may be ``None``). Default from the preset:
+            ``(16, 112, 112, 3)`` (paper) or ``(8, 32, 32, 3)`` (small).
+        num_classes: int. Default from the preset: 400 (Kinetics-400, paper)
+            or 8 (small, as `videokit.data.moving_shapes`).
+        preset: ``None`` (the paper configuration) or ``"small"``; arguments
+            given explicitly override it.
+        stem_filters: int, channels of the stem: 64 (paper) or 8 (small).
+        stage_filters: tuple of ints, channels of each stage:
+            ``(64, 128, 256, 512)`` (paper) or ``(8, 16, 32, 64)`` (small).
+        blocks_per_stage: tuple of ints, residual blocks in each stage:
+            ``(2, 2, 2, 2)`` in both presets.
+        name: name of the model.
+""" + _common.HEAD_ARGS_DOC
+
+
+@_common.uses_presets(RESNET_PRESETS)
+@_common.with_args_doc(_RESNET_ARGS_DOC)
 def r3d(
     input_shape=None,
     num_classes=None,
     *,
     preset=None,
+    classifier_activation="softmax",
+    include_top=True,
+    pooling=None,
     stem_filters=None,
     stage_filters=None,
     blocks_per_stage=None,
-    classifier_activation="softmax",
     name="r3d",
 ):
     """Build R3D-18, the 18-layer video ResNet of full 3D convolutions.
@@ -296,24 +284,11 @@ def r3d(
     trainable parameters, as torchvision's ``r3d_18``.
 
     Args:
-        input_shape: tuple ``(time, height, width, channels)`` of one clip
-            (time, height and width may be `None`). Default from the preset:
-            ``(16, 112, 112, 3)`` (paper) or ``(8, 32, 32, 3)`` (small).
-        num_classes: int. Default from the preset: 400 (Kinetics-400, paper)
-            or 8 (small, as `videokit.data.moving_shapes`).
-        preset: `"paper"` (default when `None`) or `"small"`.
-        stem_filters: int, channels of the stem: 64 (paper) or 8 (small).
-        stage_filters: tuple of ints, channels of each stage:
-            ``(64, 128, 256, 512)`` (paper) or ``(8, 16, 32, 64)`` (small).
-        blocks_per_stage: tuple of ints, residual blocks in each stage:
-            ``(2, 2, 2, 2)`` in both presets.
-        classifier_activation: activation of the classifier, `"softmax"` or
-            `None` for logits.
-        name: name of the model.
 
     Returns:
         A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
-        to class probabilities ``(batch, num_classes)`` in float32.
+        to class probabilities ``(batch, num_classes)`` in float32; with
+        ``include_top=False``, to the last stage's features.
 
     Example:
 
@@ -321,29 +296,26 @@ def r3d(
     >>> model.output_shape
     (None, 8)
     """
+    head = {"include_top": include_top, "pooling": pooling, "classifier_activation": classifier_activation}
     return _video_resnet(
-        _conv3d_factory,
-        model_name="r3d",
-        preset=preset,
-        classifier_activation=classifier_activation,
-        name=name,
-        input_shape=input_shape,
-        num_classes=num_classes,
-        stem_filters=stem_filters,
-        stage_filters=stage_filters,
-        blocks_per_stage=blocks_per_stage,
+        _conv3d_factory, "r3d", preset, head, name, input_shape=input_shape, num_classes=num_classes,
+        stem_filters=stem_filters, stage_filters=stage_filters, blocks_per_stage=blocks_per_stage,
     )
 
 
+@_common.uses_presets(RESNET_PRESETS)
+@_common.with_args_doc(_RESNET_ARGS_DOC)
 def r2plus1d(
     input_shape=None,
     num_classes=None,
     *,
     preset=None,
+    classifier_activation="softmax",
+    include_top=True,
+    pooling=None,
     stem_filters=None,
     stage_filters=None,
     blocks_per_stage=None,
-    classifier_activation="softmax",
     name="r2plus1d",
 ):
     """Build R(2+1)D-18, the 18-layer video ResNet of (2+1)D convolutions.
@@ -358,24 +330,11 @@ def r2plus1d(
     45 instead.)
 
     Args:
-        input_shape: tuple ``(time, height, width, channels)`` of one clip
-            (time, height and width may be `None`). Default from the preset:
-            ``(16, 112, 112, 3)`` (paper) or ``(8, 32, 32, 3)`` (small).
-        num_classes: int. Default from the preset: 400 (Kinetics-400, paper)
-            or 8 (small, as `videokit.data.moving_shapes`).
-        preset: `"paper"` (default when `None`) or `"small"`.
-        stem_filters: int, channels of the stem: 64 (paper) or 8 (small).
-        stage_filters: tuple of ints, channels of each stage:
-            ``(64, 128, 256, 512)`` (paper) or ``(8, 16, 32, 64)`` (small).
-        blocks_per_stage: tuple of ints, residual blocks in each stage:
-            ``(2, 2, 2, 2)`` in both presets.
-        classifier_activation: activation of the classifier, `"softmax"` or
-            `None` for logits.
-        name: name of the model.
 
     Returns:
         A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
-        to class probabilities ``(batch, num_classes)`` in float32.
+        to class probabilities ``(batch, num_classes)`` in float32; with
+        ``include_top=False``, to the last stage's features.
 
     Example:
 
@@ -383,15 +342,8 @@ def r2plus1d(
     >>> model.output_shape
     (None, 8)
     """
+    head = {"include_top": include_top, "pooling": pooling, "classifier_activation": classifier_activation}
     return _video_resnet(
-        _conv2plus1d_factory,
-        model_name="r2plus1d",
-        preset=preset,
-        classifier_activation=classifier_activation,
-        name=name,
-        input_shape=input_shape,
-        num_classes=num_classes,
-        stem_filters=stem_filters,
-        stage_filters=stage_filters,
-        blocks_per_stage=blocks_per_stage,
+        _conv2plus1d_factory, "r2plus1d", preset, head, name, input_shape=input_shape, num_classes=num_classes,
+        stem_filters=stem_filters, stage_filters=stage_filters, blocks_per_stage=blocks_per_stage,
     )

@@ -4,20 +4,19 @@ import keras
 import numpy as np
 from keras import ops
 
-_DEFAULTS = {"input_shape": (10, 64, 64, 1), "filters": (32, 32), "kernel_size": 3}
+from videokit.models import _common
 
 PRESETS = {
-    # Trains in seconds on a CPU: 32x32 frames, two narrow ConvLSTM layers.
-    "small": {"input_shape": (10, 32, 32, 1), "filters": (16, 16), "kernel_size": 3},
     # Close to the Moving MNIST model of Shi et al. 2015: 64x64 frames, three
     # ConvLSTM layers of 128, 64 and 64 filters, 5x5 kernels. Meant for a GPU.
     "paper": {"input_shape": (10, 64, 64, 1), "filters": (128, 64, 64), "kernel_size": 5},
+    # Trains in seconds on a CPU: 32x32 frames, two narrow ConvLSTM layers.
+    "small": {"input_shape": (10, 32, 32, 1), "filters": (16, 16), "kernel_size": 3},
 }
 
 
-def convlstm_predictor(
-    input_shape=None, *, filters=None, kernel_size=None, preset=None, name="convlstm_predictor"
-):
+@_common.uses_presets(PRESETS)
+def convlstm_predictor(input_shape=None, *, preset=None, filters=None, kernel_size=None, name="convlstm_predictor"):
     """Builds a ConvLSTM model that predicts the next frame at every step.
 
     A stack of `ConvLSTM2D` layers (Shi et al. 2015, "Convolutional LSTM
@@ -38,18 +37,19 @@ def convlstm_predictor(
     no `BatchNormalization` between the layers: in training mode its statistics
     are averaged over all the time steps, future ones included.
 
-    Arguments left as `None` take their value from `preset` if one is given,
-    else from the defaults below; explicit arguments always win.
+    Arguments left as `None` take their value from `preset` (the paper
+    configuration when `preset` is `None`); explicit arguments always win.
 
     Args:
         input_shape: Clip shape `(time, height, width, channels)`. `time` may
-            be `None` for clips of any length. Defaults to `(10, 64, 64, 1)`.
+            be `None` for clips of any length. Default from the preset:
+            `(10, 64, 64, 1)` (paper) or `(10, 32, 32, 1)` (small).
+        preset: `None` (the paper configuration: 64x64 frames, 128-64-64
+            filters, 5x5 kernels, for a GPU) or `"small"` (32x32 frames, 16-16
+            filters, 3x3 kernels: trains in seconds on a CPU).
         filters: Filters of the `ConvLSTM2D` layers, one layer per entry.
-            Defaults to `(32, 32)`.
         kernel_size: Spatial kernel size of the ConvLSTM layers and of the
-            output head. Defaults to 3.
-        preset: `None`, `"small"` (32x32 frames, trains in seconds on a CPU)
-            or `"paper"` (64x64 frames, 128-64-64 filters, for a GPU).
+            output head.
         name: Name of the model.
 
     Input shape:
@@ -71,11 +71,13 @@ def convlstm_predictor(
     >>> rollout(model, clips[:, :5], steps=3).shape
     (4, 3, 32, 32, 1)
     """
-    settings = _resolve_settings(preset, input_shape=input_shape, filters=filters, kernel_size=kernel_size)
-    clip_shape = _validate_clip_shape(settings["input_shape"])
+    settings = _common.resolve_preset(
+        "convlstm_predictor", PRESETS, preset, input_shape=input_shape, filters=filters, kernel_size=kernel_size
+    )
+    clip_shape = _common.check_clip_shape("convlstm_predictor", settings["input_shape"], unknown=("time",))
     kernel_size = settings["kernel_size"]
 
-    frames = keras.Input(shape=clip_shape, name="frames")
+    frames = _common.clip_input(clip_shape)
     hidden = frames
     for index, layer_filters in enumerate(settings["filters"]):
         hidden = keras.layers.ConvLSTM2D(
@@ -164,25 +166,6 @@ def _step_function(model, batch_size):
         return prediction
 
     return step
-
-
-def _resolve_settings(preset, **explicit):
-    if preset is not None and preset not in PRESETS:
-        raise ValueError(
-            f"convlstm_predictor expects preset to be None or one of {sorted(PRESETS)}; got {preset!r}."
-        )
-    settings = {**_DEFAULTS, **PRESETS.get(preset, {})}
-    settings.update({key: value for key, value in explicit.items() if value is not None})
-    return settings
-
-
-def _validate_clip_shape(input_shape):
-    if len(input_shape) != 4 or None in tuple(input_shape)[1:]:
-        raise ValueError(
-            "convlstm_predictor expects input_shape=(time, height, width, channels) with known "
-            f"height, width and channels, e.g. (10, 64, 64, 1); got {tuple(input_shape)}."
-        )
-    return tuple(input_shape)
 
 
 def _validate_context(model, context):

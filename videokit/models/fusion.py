@@ -19,9 +19,9 @@ first two convolutions, where the paper had local response normalisation,
 and 2x2 max pooling after the first two and the last convolution.
 """
 
-import numbers
-
 import keras
+
+from videokit.models import _common
 
 PRESETS = {
     # Trains in seconds on a CPU, e.g. on `videokit.data.moving_shapes(n, num_frames=8, size=32)`.
@@ -50,82 +50,64 @@ _NORMALIZED_STAGES = 2  # BatchNorm (the paper: LRN) and pooling after the first
 
 _SHARED_ARGS_DOC = """\
         input_shape: the clip shape `(time, height, width, channels)`.
-            Default from the preset: `(8, 32, 32, 3)` (small) or
-            `(10, 170, 170, 3)` (paper).
-        num_classes: number of output classes: 8 (small, as
-            `videokit.data.moving_shapes`) or 487 (paper, Sports-1M).
+            Default from the preset: `(10, 170, 170, 3)` (paper) or
+            `(8, 32, 32, 3)` (small).
+        num_classes: number of output classes: 487 (paper, Sports-1M) or 8
+            (small, as `videokit.data.moving_shapes`).
+        preset: `None` (the paper configuration: the 96-256-384-384-256
+            network with two 4096-unit layers and dropout 0.5, for a GPU) or
+            `"small"` (16-32-64 filters, one 64-unit hidden layer: trains in
+            seconds on a CPU). Arguments given explicitly override the preset.
         filters: output channels of each convolution, e.g. `(16, 32, 64)`.
         kernel_sizes: spatial kernel size of each convolution, as many as
             `filters`.
         first_stride: spatial stride of the first convolution.
         dense_units: units of each hidden fully connected layer.
         dropout: dropout rate after each hidden fully connected layer.
-        preset: `None` (the same as `"small"`), `"small"` (16-32-64
-            filters, one 64-unit hidden layer: trains in seconds on a CPU) or
-            `"paper"` (the 96-256-384-384-256 network with two 4096-unit
-            layers and dropout 0.5, for a GPU). Arguments given explicitly
-            override the preset.
-        classifier_activation: activation of the output layer
-            (`"softmax"`, or `None` for logits). The output layer computes
-            in float32, also under a mixed precision policy.
         name: name of the model.
-"""
+""" + _common.HEAD_ARGS_DOC
+
+_with_shared_args_doc = _common.with_args_doc(_SHARED_ARGS_DOC)
+_PRESET_ARGUMENTS = tuple(PRESETS["paper"])
+_HEAD_ARGUMENTS = ("include_top", "pooling", "classifier_activation")
 
 
-def _with_shared_args_doc(builder):
-    """Puts the arguments every builder shares at the top of its `Args:` section.
+def _start(model, arguments, min_frames):
+    """Settings, clip input and head switches of a builder, from its arguments (its `locals()`).
 
-    The builders' docstrings list only their own arguments; `help(builder)` shows all.
+    The preset's values are replaced by the arguments given (see
+    `videokit.models._common.resolve_preset`); the clip shape and the head
+    switches are checked.
     """
-    builder.__doc__ = builder.__doc__.replace("    Args:\n", "    Args:\n" + _SHARED_ARGS_DOC, 1)
-    return builder
-
-
-def _resolve_settings(
-    preset, input_shape, num_classes, filters, kernel_sizes, first_stride, dense_units, dropout
-):
-    """The preset's settings (`"small"` for `None`), overridden by the arguments that were given."""
-    if preset is not None and preset not in PRESETS:
-        raise ValueError(f"preset must be None or one of {tuple(PRESETS)}; got preset={preset!r}.")
-    given = {
-        "input_shape": input_shape,
-        "num_classes": num_classes,
-        "filters": filters,
-        "kernel_sizes": kernel_sizes,
-        "first_stride": first_stride,
-        "dense_units": dense_units,
-        "dropout": dropout,
-    }
-    settings = dict(PRESETS[preset or "small"])
-    settings.update({key: value for key, value in given.items() if value is not None})
+    settings = _common.resolve_preset(
+        model, PRESETS, arguments["preset"], **{key: arguments[key] for key in _PRESET_ARGUMENTS}
+    )
     for key in ("filters", "kernel_sizes", "dense_units"):
         settings[key] = tuple(settings[key])
     if not settings["filters"] or len(settings["filters"]) != len(settings["kernel_sizes"]):
         raise ValueError(
-            "filters and kernel_sizes must be non-empty and of the same length; "
+            f"{model} expects filters and kernel_sizes non-empty and of the same length; "
             f"got filters={settings['filters']} and kernel_sizes={settings['kernel_sizes']}."
         )
-    return settings
+    head = {key: arguments[key] for key in _HEAD_ARGUMENTS}
+    _common.check_head(model, include_top=head["include_top"], pooling=head["pooling"], num_classes=settings["num_classes"])
+    shape = _common.check_clip_shape(model, settings["input_shape"], min_frames=min_frames)
+    return settings, _common.clip_input(shape), head
 
 
-def _clip_input(settings, min_frames, builder):
-    """Checks the clip shape and class count, and returns the model's `keras.Input`."""
-    input_shape, num_classes = settings["input_shape"], settings["num_classes"]
-    if (
-        not isinstance(input_shape, (tuple, list))
-        or len(input_shape) != 4
-        or not all(isinstance(size, numbers.Integral) and size > 0 for size in input_shape)
-        or input_shape[0] < min_frames
-    ):
-        raise ValueError(
-            f"{builder} expects input_shape=(time, height, width, channels) with positive sizes "
-            f"and time >= {min_frames}; got input_shape={input_shape}."
-        )
-    if not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-        raise ValueError(
-            f"{builder} expects a positive int num_classes; got num_classes={num_classes}."
-        )
-    return keras.Input(tuple(input_shape), name="clip")
+def _finish(clip, features, settings, head, name):
+    """The model: `features`, then Flatten and the hidden fully connected layers, then the classifier."""
+
+    def top(x):
+        x = x if len(x.shape) == 2 else keras.layers.Flatten(name="flatten")(x)
+        for number, units in enumerate(settings["dense_units"], start=1):
+            x = keras.layers.Dense(units, activation="relu", name=f"fc{number}")(x)
+            if settings["dropout"]:
+                x = keras.layers.Dropout(settings["dropout"], name=f"dropout{number}")(x)
+        return x
+
+    outputs = _common.classifier_head(features, top=top, num_classes=settings["num_classes"], **head)
+    return keras.Model(clip, outputs, name=name)
 
 
 def _conv_stage(x, index, settings, temporal_kernel=1, temporal_stride=1):
@@ -182,33 +164,21 @@ def _squeeze_time(x, name):
     return keras.layers.Reshape(tuple(x.shape[2:]), name=name)(x)
 
 
-def _classifier(features, settings, classifier_activation):
-    """Flatten -> hidden fully connected layers (ReLU, dropout) -> float32 output layer."""
-    x = features if len(features.shape) == 2 else keras.layers.Flatten(name="flatten")(features)
-    for number, units in enumerate(settings["dense_units"], start=1):
-        x = keras.layers.Dense(units, activation="relu", name=f"fc{number}")(x)
-        if settings["dropout"]:
-            x = keras.layers.Dropout(settings["dropout"], name=f"dropout{number}")(x)
-    return keras.layers.Dense(
-        settings["num_classes"],
-        activation=classifier_activation,
-        dtype="float32",
-        name="predictions",
-    )(x)
-
-
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def single_frame(
     input_shape=None,
     num_classes=None,
     *,
+    preset=None,
+    classifier_activation="softmax",
+    include_top=True,
+    pooling=None,
     filters=None,
     kernel_sizes=None,
     first_stride=None,
     dense_units=None,
     dropout=None,
-    preset=None,
-    classifier_activation="softmax",
     name="single_frame",
 ):
     """Single-frame baseline: the middle frame of the clip through a 2D CNN.
@@ -224,32 +194,31 @@ def single_frame(
 
     Example:
 
-    >>> model = single_frame((16, 64, 64, 3), num_classes=5)
+    >>> model = single_frame((16, 64, 64, 3), num_classes=5, preset="small")
     >>> model.output_shape
     (None, 5)
     """
-    settings = _resolve_settings(
-        preset, input_shape, num_classes, filters, kernel_sizes, first_stride, dense_units, dropout
-    )
-    clip = _clip_input(settings, 1, "single_frame")
+    settings, clip, head = _start("single_frame", locals(), min_frames=1)
     middle = _frame(clip, clip.shape[1] // 2, "middle_frame")
-    outputs = _classifier(_frame_tower(middle, settings), settings, classifier_activation)
-    return keras.Model(clip, outputs, name=name)
+    return _finish(clip, _frame_tower(middle, settings), settings, head, name)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def early_fusion(
     input_shape=None,
     num_classes=None,
     *,
+    preset=None,
+    classifier_activation="softmax",
+    include_top=True,
+    pooling=None,
     window=None,
     filters=None,
     kernel_sizes=None,
     first_stride=None,
     dense_units=None,
     dropout=None,
-    preset=None,
-    classifier_activation="softmax",
     name="early_fusion",
 ):
     """Early fusion: a window of frames stacked on channels before the first layer.
@@ -271,14 +240,11 @@ def early_fusion(
 
     Example:
 
-    >>> model = early_fusion((10, 64, 64, 3), num_classes=5)
+    >>> model = early_fusion((10, 64, 64, 3), num_classes=5, preset="small")
     >>> tuple(model.get_layer("conv1").kernel.shape)  # 10 frames x 3 colours in
     (5, 5, 30, 16)
     """
-    settings = _resolve_settings(
-        preset, input_shape, num_classes, filters, kernel_sizes, first_stride, dense_units, dropout
-    )
-    clip = _clip_input(settings, 2, "early_fusion")
+    settings, clip, head = _start("early_fusion", locals(), min_frames=2)
     time, height, width, channels = clip.shape[1:]
     window = window or time
     if not 2 <= window <= time:
@@ -294,22 +260,24 @@ def early_fusion(
     stacked = keras.layers.Reshape((height, width, window * channels), name="frames_on_channels")(
         frames
     )
-    outputs = _classifier(_frame_tower(stacked, settings), settings, classifier_activation)
-    return keras.Model(clip, outputs, name=name)
+    return _finish(clip, _frame_tower(stacked, settings), settings, head, name)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def late_fusion(
     input_shape=None,
     num_classes=None,
     *,
+    preset=None,
+    classifier_activation="softmax",
+    include_top=True,
+    pooling=None,
     filters=None,
     kernel_sizes=None,
     first_stride=None,
     dense_units=None,
     dropout=None,
-    preset=None,
-    classifier_activation="softmax",
     name="late_fusion",
 ):
     """Late fusion: two frames far apart through one shared 2D tower, merged at the first FC layer.
@@ -328,29 +296,30 @@ def late_fusion(
 
     Example:
 
-    >>> model = late_fusion((16, 64, 64, 3), num_classes=5)
+    >>> model = late_fusion((16, 64, 64, 3), num_classes=5, preset="small")
     >>> model.get_layer("frame_tower").output_shape
     (None, 4, 4, 64)
     """
-    settings = _resolve_settings(
-        preset, input_shape, num_classes, filters, kernel_sizes, first_stride, dense_units, dropout
-    )
-    clip = _clip_input(settings, 2, "late_fusion")
+    settings, clip, head = _start("late_fusion", locals(), min_frames=2)
     frame = keras.Input(clip.shape[2:], name="frame")
     tower = keras.Model(frame, _frame_tower(frame, settings), name="frame_tower")
     first = keras.layers.Flatten(name="first_features")(tower(_frame(clip, 0, "first_frame")))
     last_index = clip.shape[1] - 1
     last = keras.layers.Flatten(name="last_features")(tower(_frame(clip, last_index, "last_frame")))
     features = keras.layers.Concatenate(name="late_fusion")([first, last])
-    outputs = _classifier(features, settings, classifier_activation)
-    return keras.Model(clip, outputs, name=name)
+    return _finish(clip, features, settings, head, name)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def slow_fusion(
     input_shape=None,
     num_classes=None,
     *,
+    preset=None,
+    classifier_activation="softmax",
+    include_top=True,
+    pooling=None,
     temporal_kernel_sizes=(4, 2),
     temporal_stride=2,
     filters=None,
@@ -358,8 +327,6 @@ def slow_fusion(
     first_stride=None,
     dense_units=None,
     dropout=None,
-    preset=None,
-    classifier_activation="softmax",
     name="slow_fusion",
 ):
     """Slow fusion: 3D convolutions whose temporal extent grows through the network.
@@ -384,14 +351,11 @@ def slow_fusion(
 
     Example:
 
-    >>> model = slow_fusion((8, 64, 64, 3), num_classes=5)
+    >>> model = slow_fusion((8, 64, 64, 3), num_classes=5, preset="small")
     >>> [model.get_layer(f"conv{n}").output.shape[1] for n in (1, 2)]  # time steps
     [4, 2]
     """
-    settings = _resolve_settings(
-        preset, input_shape, num_classes, filters, kernel_sizes, first_stride, dense_units, dropout
-    )
-    clip = _clip_input(settings, 2, "slow_fusion")
+    settings, clip, head = _start("slow_fusion", locals(), min_frames=2)
     temporal_kernel_sizes = tuple(temporal_kernel_sizes)
     if not temporal_kernel_sizes or temporal_stride < 1:
         raise ValueError(
@@ -408,23 +372,25 @@ def slow_fusion(
             x = _conv_stage(x, index, settings, temporal_kernel, temporal_stride)
         else:
             x = _conv_stage(x, index, settings)
-    outputs = _classifier(x, settings, classifier_activation)
-    return keras.Model(clip, outputs, name=name)
+    return _finish(clip, x, settings, head, name)
 
 
+@_common.uses_presets(PRESETS)
 @_with_shared_args_doc
 def multi_level_fusion(
     input_shape=None,
     num_classes=None,
     *,
+    preset=None,
+    classifier_activation="softmax",
+    include_top=True,
+    pooling=None,
     temporal_kernel_size=3,
     filters=None,
     kernel_sizes=None,
     first_stride=None,
     dense_units=None,
     dropout=None,
-    preset=None,
-    classifier_activation="softmax",
     name="multi_level_fusion",
 ):
     """Multi-level fusion: pooled features from every depth of a 3D CNN, concatenated.
@@ -444,19 +410,15 @@ def multi_level_fusion(
 
     Example:
 
-    >>> model = multi_level_fusion((8, 64, 64, 3), num_classes=5)
+    >>> model = multi_level_fusion((8, 64, 64, 3), num_classes=5, preset="small")
     >>> model.get_layer("multi_level_fusion").output.shape  # 16 + 32 + 64
     (None, 112)
     """
-    settings = _resolve_settings(
-        preset, input_shape, num_classes, filters, kernel_sizes, first_stride, dense_units, dropout
-    )
-    clip = _clip_input(settings, 1, "multi_level_fusion")
+    settings, clip, head = _start("multi_level_fusion", locals(), min_frames=1)
     x = clip
     pooled = []
     for index in range(len(settings["filters"])):
         x = _conv_stage(x, index, settings, temporal_kernel_size)
         pooled.append(keras.layers.GlobalAveragePooling3D(name=f"level{index + 1}_pool")(x))
     features = keras.layers.Concatenate(name="multi_level_fusion")(pooled)
-    outputs = _classifier(features, settings, classifier_activation)
-    return keras.Model(clip, outputs, name=name)
+    return _finish(clip, features, settings, head, name)

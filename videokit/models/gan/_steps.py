@@ -1,8 +1,8 @@
 """Backend-specific halves of `VideoGAN.train_step`: gradients and state only.
 
-The losses, the R1 penalty and the two objectives live in
-`videokit.models.gan` and use `keras.ops`. What differs per backend is how a
-gradient is taken and how state moves:
+The losses and the R1 penalty live in `videokit.models.gan.losses`, the two
+objectives in `VideoGAN` (`videokit.models.gan.trainer`); all use `keras.ops`.
+What differs per backend is how a gradient is taken and how state moves:
 
 * TensorFlow: `tf.GradientTape`, optimizers update variables in place.
 * JAX: `train_step(state, data)` is jitted and must be pure. The objectives
