@@ -4,7 +4,7 @@ On the JAX and torch backends nothing calls these helpers unless a
 TensorFlow-only feature is asked for (``as_tf_dataset()``, logical CPU
 devices), so TensorFlow is never imported there otherwise. The one other
 place is the TensorFlow backend's own GAN training step
-(``videokit.models._gan_steps``), which runs only on that backend.
+(``videokit.models.gan._steps``), which runs only on that backend.
 """
 
 import sys
