@@ -237,8 +237,9 @@ class VideoFolder:
         if self._prepared:
             return []
         if self.cache is not None:
-            self._fill_cache(progress)
-            problems = self._too_short(self._cached_length, [path for path, _ in self.samples])
+            _, problems = self._fill_cache(progress)
+            bad = {path for path, _ in problems}
+            problems += self._too_short(self.cache.frame_count, [path for path, _ in self.samples if path not in bad])
         else:
             problems = self._probe(progress)
         self._leave_out(problems)
@@ -261,7 +262,9 @@ class VideoFolder:
         """
         if self.cache is None:
             raise ValueError("prepare_cache() needs a VideoFolder made with cache_dir=...")
-        return self._fill_cache(progress, workers)
+        decoded, problems = self._fill_cache(progress, workers)
+        self._leave_out(problems)
+        return decoded
 
     def check(self, progress=True):
         """Probe every video once, without decoding it, and leave out or report the unreadable ones.
@@ -339,8 +342,7 @@ class VideoFolder:
         videos = [path for path, _ in self.samples]
         decoded, problems = self.cache.fill(videos, progress=progress, workers=workers,
                                             stop_at_first_problem=not self.skip_bad_videos)
-        self._leave_out([(path, error.problem) for path, error in problems])
-        return decoded
+        return decoded, [(path, error.problem) for path, error in problems]
 
     def _probe(self, progress):
         """``(path, problem)`` of every video ``probe`` cannot read or that is too short for a clip."""
@@ -362,13 +364,12 @@ class VideoFolder:
                 problems.append((path, str(error)))
         return problems
 
-    def _cached_length(self, path):
-        return self.cache.frame_count(path)
-
     def _leave_out(self, problems):
         """Raise for the first problem, or with ``skip_bad_videos`` list them all in one warning and drop them."""
         if not problems:
             return
+        order = {path: number for number, (path, _) in enumerate(self.samples)}
+        problems.sort(key=lambda problem: order.get(problem[0], len(order)))  # in the folder's order
         if not self.skip_bad_videos:
             path, problem = problems[0]
             more = f"; {len(problems)} unreadable videos in all" if len(problems) > 1 else ""
