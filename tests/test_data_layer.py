@@ -54,7 +54,7 @@ def test_synthetic_datasets_say_what_they_hold_and_make_it():
 @pytest.mark.backend_independent
 def test_a_folder_says_what_it_holds(video_folder):
     folder = VideoFolder(video_folder, num_frames=4, size=24)
-    assert (folder.channels, folder.labelled, folder.class_names) == (3, True, ("bounce", "grow", "move_left"))
+    assert (folder.channels, folder.labelled, folder.class_names) == (3, True, ["bounce", "grow", "move_left"])
     assert folder.clip_shape[-1] == folder.channels
 
 
@@ -183,3 +183,23 @@ def test_split_files_are_parsed_by_the_splits_module(video_folder, tmp_path):
     listed.write_text("grow/v_99.mp4 2\n")
     with pytest.raises(ValueError, match=r"trainlist01.txt, line 1: .*v_99.mp4 does not exist"):
         splits.samples(video_folder, names, listed)
+
+
+def test_fit_raises_the_video_read_error_on_every_backend(tmp_path):
+    from videokit.data import reraise_video_errors
+
+    videos, _, _ = moving_shapes(6, num_frames=8, size=32)
+    root = tmp_path / "it's \"quoted\" été"  # TensorFlow escapes such names in its messages
+    for number, video in enumerate(videos):
+        io.write_video(root / ["a", "b"][number % 2] / f"{number}.mp4", video)
+    folder = VideoFolder(root, num_frames=4, size=24)
+    batches = folder.batches(3, shuffle=False, progress=False)
+    (root / "b" / "3.mp4").write_bytes(b"broken after the check")
+    model = keras.Sequential([keras.Input(folder.clip_shape), keras.layers.GlobalAveragePooling3D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(io.VideoReadError) as raised, reraise_video_errors():
+        model.fit(batches, epochs=1, verbose=0)
+    assert str(raised.value) == f"{root}/b/3.mp4: not a video FFmpeg can read (Invalid data found when processing input)."
+    with pytest.raises(ZeroDivisionError), reraise_video_errors():  # anything else passes through
+        1 / 0

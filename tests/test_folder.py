@@ -24,7 +24,7 @@ def video_folder(tmp_path):
 
 def test_classes_are_sorted_folder_names_and_clips_have_the_asked_shape(video_folder):
     folder = VideoFolder(video_folder, num_frames=8, size=(32, 36), crop_size=24)
-    assert folder.class_names == ("bounce", "grow", "move_left")
+    assert folder.class_names == ["bounce", "grow", "move_left"]
     assert len(folder) == 12 and folder.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     clip, label = folder.load(5)
     assert clip.shape == folder.clip_shape == (8, 24, 24, 3)

@@ -232,8 +232,16 @@ def recorded_failure(error):
     if "tensorflow" not in sys.modules or not isinstance(error, sys.modules["tensorflow"].errors.OpError):
         return None
     with _failures_lock:
-        found = [failure for message, failure in _failures.items() if message in error.message]
+        found = [failure for message, failure in _failures.items()
+                 if message in error.message or _c_escaped(message) in error.message]
     return found[-1] if found else None
+
+
+def _c_escaped(text):
+    """``text`` as TensorFlow's assertion prints a string: C escapes, UTF-8 kept."""
+    escapes = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "'": "\\'", "\\": "\\\\"}
+    return "".join(escapes.get(character, f"\\{ord(character):03o}" if ord(character) < 32 else character)
+                   for character in text)
 
 
 def _collect_pipelines_at_exit():

@@ -104,7 +104,7 @@ class VideoFolder:
         self.augment, self.skip_bad_videos, self.seed = augment, bool(skip_bad_videos), seed
         self.cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else None
         self.cache = FrameCache(self.cache_dir, self.size) if cache_dir is not None else None
-        self.class_names = splits.class_names(self.root)
+        self.class_names = list(splits.class_names(self.root))  # a list, as notebooks print it
         self.samples = splits.samples(self.root, self.class_names, split_file, split, subset)
         self.skipped = []
         self._prepared = False
@@ -347,9 +347,13 @@ class VideoFolder:
     def _probe(self, progress):
         """``(path, problem)`` of every video ``probe`` cannot read or that is too short for a clip."""
         videos = [path for path, _ in self.samples]
-        with concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-            lengths = dict(zip(videos, tqdm(pool.map(_probed_length, videos), total=len(videos), unit="video",
-                                            desc=f"checking the videos of {self.root}", disable=not progress)))
+        with concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool, \
+                tqdm(total=len(videos), unit="video", desc=f"checking the videos of {self.root}",
+                     disable=not progress) as bar:
+            lengths = {}
+            for path, length in zip(videos, pool.map(_probed_length, videos)):
+                lengths[path] = length
+                bar.update()
         problems = [(path, length) for path, length in lengths.items() if isinstance(length, str)]
         usable = [path for path in videos if not isinstance(lengths[path], str)]
         return problems + self._too_short(lengths.get, usable)
