@@ -2,6 +2,7 @@
 
 import logging
 import os
+import pickle
 import stat
 
 import keras
@@ -9,14 +10,7 @@ import numpy as np
 import pytest
 
 from videokit import io
-from videokit.data import (
-    SHAPE_CLASSES,
-    SYNTHETIC_DATASETS,
-    VideoFolder,
-    moving_digits,
-    moving_shapes,
-    synthetic_dataset,
-)
+from videokit.data import VideoFolder, moving_shapes
 
 
 @pytest.fixture
@@ -28,27 +22,6 @@ def video_folder(tmp_path):
         name = ["bounce", "grow", "move_left"][number % 3]
         io.write_video(root / name / f"v_{number:02d}.mp4", video, fps=10)
     return root
-
-
-@pytest.mark.backend_independent
-def test_synthetic_datasets_say_what_they_hold_and_make_it():
-    assert sorted(SYNTHETIC_DATASETS) == ["moving_digits", "moving_shapes"]
-    shapes, digits = synthetic_dataset("moving_shapes"), synthetic_dataset("moving_digits")
-    assert (shapes.name, shapes.channels, shapes.labelled, shapes.class_names) == (
-        "moving_shapes", 3, True, SHAPE_CLASSES)
-    assert (digits.name, digits.channels, digits.labelled, digits.class_names) == ("moving_digits", 1, False, ())
-    assert shapes.description and digits.description
-    videos, labels = shapes.videos(10, num_frames=6, size=32, seed=3)
-    expected, expected_labels, _ = moving_shapes(10, num_frames=6, size=32, seed=3)
-    np.testing.assert_array_equal(videos, expected)
-    np.testing.assert_array_equal(labels, expected_labels)
-    assert videos.shape[-1] == shapes.channels and labels.max() < len(shapes.class_names)
-    videos, labels = digits.videos(3, num_frames=5, size=32, seed=2)
-    np.testing.assert_array_equal(videos, moving_digits(3, num_frames=5, size=32, seed=2))
-    assert labels is None and videos.shape == (3, 5, 32, 32, digits.channels)
-    with pytest.raises(ValueError, match=r"unknown synthetic dataset 'ucf101'; choose one of moving_digits, "
-                                         r"moving_shapes"):
-        synthetic_dataset("ucf101")
 
 
 @pytest.mark.backend_independent
@@ -65,7 +38,7 @@ def test_the_data_package_imports_without_keras_or_tensorflow():
 
     code = ("import sys, videokit.data as d; d.SYNTHETIC_DATASETS; d.VideoFolder; d.official_split; d.FrameCache; "
             "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
 
@@ -92,6 +65,8 @@ def test_batches_is_the_loader_of_the_backend_and_prepares_the_cache_once(video_
         clips, labels = batches[0]
     assert clips.shape == (4, 4, 24, 24, 3) and clips.dtype == np.float32 and labels.shape == (4,)
     monkeypatch.setattr(io, "read_video", lambda *args, **kwargs: pytest.fail("decoded a cached video"))
+    copied = pickle.loads(pickle.dumps(folder))  # as a worker process gets it
+    np.testing.assert_array_equal(copied.load(2, epoch=1)[0], folder.load(2, epoch=1)[0])
     again = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=cache)
     assert again.prepare(progress=False) == [] and again.prepare_cache(progress=False) == 0
     again.batches(4, shuffle=False, progress=False)
@@ -138,7 +113,7 @@ def test_a_video_that_fails_while_training_is_skipped_once_with_a_warning(video_
     position = [path for path, _ in folder.samples].index(broken)
     with caplog.at_level(logging.WARNING, logger="videokit"):
         for epoch in range(3):
-            clip, label = folder.load(position, epoch=epoch)
+            clip, _ = folder.load(position, epoch=epoch)
             assert clip.shape == (4, 24, 24, 3)
     assert caplog.text.count("skipped unreadable video grow/v_04.mp4 (not a video") == 1
     assert folder.skipped == [str(broken)]
@@ -155,8 +130,8 @@ def test_a_class_with_a_single_video_is_named_in_one_warning(tmp_path, caplog):
     folder = VideoFolder(root, num_frames=4, size=24)
     with caplog.at_level(logging.WARNING, logger="videokit"):
         train, validation = folder.split(0.25)
-    assert caplog.messages == [f"videokit: {root}: no validation clip for classes 'lonely', 'single', which have "
-                               "a single video."]
+    assert caplog.messages == [(f"videokit: {root}: no validation clip for classes 'lonely', 'single', which have "
+                                "a single video.")]
     assert validation.labels.tolist() == [folder.class_names.index("many")]
     assert sorted(train.labels.tolist()) == [0, 1, 1, 1, 2]
     caplog.clear()
@@ -201,5 +176,5 @@ def test_fit_raises_the_video_read_error_on_every_backend(tmp_path):
     with pytest.raises(io.VideoReadError) as raised, reraise_video_errors():
         model.fit(batches, epochs=1, verbose=0)
     assert str(raised.value) == f"{root}/b/3.mp4: not a video FFmpeg can read (Invalid data found when processing input)."
-    with pytest.raises(ZeroDivisionError), reraise_video_errors():  # anything else passes through
-        1 / 0
+    with pytest.raises(KeyError), reraise_video_errors():  # anything else passes through
+        raise KeyError("not a reading error")

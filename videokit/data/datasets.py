@@ -7,7 +7,7 @@ This module needs only NumPy (and tqdm for progress bars), not Keras.
 """
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from videokit.data.synthetic import SHAPE_CLASSES, moving_digits, moving_shapes
 

@@ -3,7 +3,7 @@
 import sys
 
 
-class reraise_video_errors:  # noqa: N801  (used as a context manager, like contextlib's)
+class reraise_video_errors:  # a context manager, named like contextlib's
     """Around ``fit``, ``evaluate`` or ``predict``: a folder's unreadable video raises its ``VideoReadError``.
 
     A ``PyDataset`` (JAX, torch) raises the ``VideoReadError`` itself. A

@@ -36,6 +36,15 @@ class FrameCache:
         self._paths = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self):  # for worker processes: a lock is not pickled
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def path(self, video):
         """Where the frames of ``video`` go; looked up once per video (the file is assumed not to change after)."""
         with self._lock:
