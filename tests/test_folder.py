@@ -120,7 +120,7 @@ def test_cache_is_refreshed_when_a_video_changes_and_survives_a_corrupt_one(vide
     changed = video_folder / "grow" / "v_grow_g01.mp4"
     io.write_video(changed, np.zeros((10, 40, 40, 3), np.uint8), overwrite=True)
     (video_folder / "grow" / "v_grow_g99.mp4").write_text("not a video")
-    folder = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=cache, sampling="center", on_error="skip")
+    folder = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=cache, sampling="center", skip_bad_videos=True)
     assert folder.prepare_cache(progress=False) == 1  # only the changed video; the corrupt one is dropped
     assert len(folder) == 12 and "v_grow_g99.mp4" in folder.skipped[0]
     position = [path for path, _ in folder.samples].index(changed)
@@ -128,9 +128,9 @@ def test_cache_is_refreshed_when_a_video_changes_and_survives_a_corrupt_one(vide
     strict = VideoFolder(video_folder, num_frames=4, size=24, cache_dir=cache)
     with pytest.raises(io.VideoReadError, match="v_grow_g99.mp4: not a video"):
         strict.prepare_cache(progress=False)
-    other_size = VideoFolder(video_folder, num_frames=4, size=20, cache_dir=cache, on_error="skip")
+    other_size = VideoFolder(video_folder, num_frames=4, size=20, cache_dir=cache, skip_bad_videos=True)
     other_size.prepare_cache(progress=False)  # decodes, without opening the files it writes
-    damaged = other_size._cache_path(changed)
+    damaged = other_size.cache.path(changed)
     damaged.write_bytes(b"half a file")
     with pytest.raises(ValueError, match=f"{damaged.name}: unreadable cache file .*delete it"):
         other_size.load([path for path, _ in other_size.samples].index(changed))
@@ -170,19 +170,19 @@ def test_corrupt_video_raises_or_is_skipped_with_a_warning(video_folder, caplog)
     position = [path for path, _ in strict.samples].index(corrupt)
     with pytest.raises(io.VideoReadError, match="v_grow_g99.mp4: not a video"):
         strict.load(position)
-    lenient = VideoFolder(video_folder, num_frames=4, size=24, on_error="skip")
+    lenient = VideoFolder(video_folder, num_frames=4, size=24, skip_bad_videos=True)
     with caplog.at_level(logging.WARNING, logger="videokit"):
         clip, label = lenient.load(position)
     assert clip.shape == (4, 24, 24, 3)
-    assert "skipped" in caplog.text and "v_grow_g99.mp4" in caplog.text and "1 video(s) skipped" in caplog.text
-    problems = VideoFolder(video_folder, num_frames=4, size=24, on_error="skip").check(progress=False)
+    assert "skipped" in caplog.text and "v_grow_g99.mp4" in caplog.text and "1 skipped in all" in caplog.text
+    problems = VideoFolder(video_folder, num_frames=4, size=24, skip_bad_videos=True).check(progress=False)
     assert [path.name for path, _ in problems] == ["v_grow_g99.mp4"]
 
 
 def test_too_short_video_is_reported_by_check(video_folder):
     io.write_video(video_folder / "grow" / "v_grow_short.mp4", indexed_frames(3))
     folder = VideoFolder(video_folder, num_frames=8, size=24)
-    with pytest.raises(io.VideoReadError, match=r"v_grow_short.mp4: the video has 3 frames.*\(1 unreadable videos in all\)"):
+    with pytest.raises(io.VideoReadError, match=r"v_grow_short.mp4: the video has 3 frames"):
         folder.check(progress=False)
 
 

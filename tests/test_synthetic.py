@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from videokit.data import SHAPE_CLASSES, moving_digits, moving_shapes
+from videokit.data import SHAPE_CLASSES, SYNTHETIC_DATASETS, moving_digits, moving_shapes, synthetic_dataset
 
 pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
 
@@ -63,3 +63,23 @@ def test_digits_scale_with_small_frames_so_they_can_move():
     assert max(heights) <= 14  # 14-pixel glyphs in 32-pixel frames: 18 pixels to move in
     with pytest.raises(ValueError, match="digit_size must be from 8 to 31"):
         moving_digits(1, size=32, digit_size=40)
+
+
+def test_synthetic_datasets_say_what_they_hold_and_make_it():
+    assert sorted(SYNTHETIC_DATASETS) == ["moving_digits", "moving_shapes"]
+    shapes, digits = synthetic_dataset("moving_shapes"), synthetic_dataset("moving_digits")
+    assert (shapes.name, shapes.channels, shapes.labelled, shapes.class_names) == (
+        "moving_shapes", 3, True, SHAPE_CLASSES)
+    assert (digits.name, digits.channels, digits.labelled, digits.class_names) == ("moving_digits", 1, False, ())
+    assert shapes.description and digits.description
+    videos, labels = shapes.videos(10, num_frames=6, size=32, seed=3)
+    expected, expected_labels, _ = moving_shapes(10, num_frames=6, size=32, seed=3)
+    np.testing.assert_array_equal(videos, expected)
+    np.testing.assert_array_equal(labels, expected_labels)
+    assert videos.shape[-1] == shapes.channels and labels.max() < len(shapes.class_names)
+    videos, labels = digits.videos(3, num_frames=5, size=32, seed=2)
+    np.testing.assert_array_equal(videos, moving_digits(3, num_frames=5, size=32, seed=2))
+    assert labels is None and videos.shape == (3, 5, 32, 32, digits.channels)
+    with pytest.raises(ValueError, match=r"unknown synthetic dataset 'ucf101'; choose one of moving_digits, "
+                                         r"moving_shapes"):
+        synthetic_dataset("ucf101")

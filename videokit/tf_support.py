@@ -7,7 +7,11 @@ place is the TensorFlow backend's own GAN training step
 (``videokit.models.gan._steps``), which runs only on that backend.
 """
 
+import atexit
+import gc
 import sys
+import threading
+import time
 
 import numpy as np
 
@@ -127,6 +131,16 @@ def folder_to_tf_dataset(folder, batch_size=8, *, shuffle=True, num_parallel_cal
     over the dataset draws new random clip positions and augmentations from a
     seeded random stream, so epochs differ but runs repeat.
 
+    A video that cannot be read never raises inside the pipeline (TensorFlow
+    would print the Python traceback it carries from C++): the loading
+    function returns the problem, and an assertion in the graph stops the
+    pipeline with a message naming the file. ``reraise_video_errors()``
+    around ``fit`` (``videokit.data``) turns that TensorFlow error back into the
+    ``VideoReadError``, the one line every backend gives. An exit hook
+    collects abandoned pipelines while Python can still run their loading
+    calls: one left to be collected while the interpreter shuts down waits
+    forever for a call that can no longer take the GIL.
+
     Args:
         folder: a ``videokit.data.VideoFolder``.
         batch_size: clips per batch.
@@ -139,13 +153,29 @@ def folder_to_tf_dataset(folder, batch_size=8, *, shuffle=True, num_parallel_cal
         ``(batch, *folder.clip_shape)`` and ``int32`` labels.
     """
     tf = tensorflow("as_tf_dataset() (with another backend use as_pydataset())")
+    _collect_pipelines_at_exit()
+    empty = (np.zeros((0, *folder.clip_shape), np.uint8), np.zeros((0,), np.int32))
 
     def load_batch(indices, draw):
-        clips, labels = zip(*(folder.load(int(index), epoch=int(draw), dtype="uint8") for index in indices))
-        return np.stack(clips), np.asarray(labels, dtype=np.int32)
+        with _loading:
+            try:
+                clips, labels = [], []
+                for index in indices:
+                    if _loading.closing:  # the program is exiting: nobody waits for this batch
+                        return (*empty, b"videokit: the program is exiting.")
+                    clip, label = folder.load(int(index), epoch=int(draw), dtype="uint8")
+                    clips.append(clip)
+                    labels.append(label)
+                return np.stack(clips), np.asarray(labels, dtype=np.int32), b""
+            except ValueError as error:  # VideoReadError, or a damaged cache file
+                return (*empty, _recorded_failure(error).encode("utf-8", "replace"))
 
     def load_tensors(indices, draw):
-        clips, labels = tf.numpy_function(load_batch, [indices, draw], [tf.uint8, tf.int32], stateful=False)
+        clips, labels, failure = tf.numpy_function(load_batch, [indices, draw], [tf.uint8, tf.int32, tf.string],
+                                                   stateful=False)
+        checked = tf.debugging.Assert(tf.equal(tf.strings.length(failure), 0), [failure])
+        with tf.control_dependencies([checked]):
+            clips = tf.identity(clips)
         clips.set_shape((None, *folder.clip_shape))
         labels.set_shape((None,))
         return tf.cast(clips, tf.float32) / 255.0, labels  # scaled in TensorFlow's threads, not under the GIL
@@ -159,3 +189,81 @@ def folder_to_tf_dataset(folder, batch_size=8, *, shuffle=True, num_parallel_cal
         load_tensors, num_parallel_calls=num_parallel_calls or tf.data.AUTOTUNE
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class _Loading:
+    """The loading calls of tf.data pipelines running now, and whether the program is exiting."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = 0
+        self.closing = False
+
+    def __enter__(self):
+        with self.lock:
+            self.running += 1
+
+    def __exit__(self, *exception):
+        with self.lock:
+            self.running -= 1
+
+
+_loading = _Loading()
+_failures = {}  # the message a pipeline's assertion carries -> the exception it stands for
+_failures_lock = threading.Lock()
+_exit_hook = []
+
+
+def _recorded_failure(error):
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    with _failures_lock:
+        _failures[message] = error
+        while len(_failures) > 64:
+            del _failures[next(iter(_failures))]
+    return message
+
+
+def recorded_failure(error):
+    """The ``VideoReadError`` (or damaged-cache ``ValueError``) a folder pipeline stopped with, or ``None``.
+
+    ``error`` is what ``fit`` raised; a TensorFlow error carrying a failure
+    recorded by ``folder_to_tf_dataset`` gives back the original exception.
+    """
+    if "tensorflow" not in sys.modules or not isinstance(error, sys.modules["tensorflow"].errors.OpError):
+        return None
+    with _failures_lock:
+        found = [failure for message, failure in _failures.items()
+                 if message in error.message or _c_escaped(message) in error.message]
+    return found[-1] if found else None
+
+
+def _c_escaped(text):
+    """``text`` as TensorFlow's assertion prints a string: C escapes, UTF-8 kept."""
+    escapes = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "'": "\\'", "\\": "\\\\"}
+    return "".join(escapes.get(character, f"\\{ord(character):03o}" if ord(character) < 32 else character)
+                   for character in text)
+
+
+def _collect_pipelines_at_exit():
+    if not _exit_hook:
+        _exit_hook.append(atexit.register(collect_pipelines))
+
+
+def collect_pipelines(timeout=10.0):
+    """Let running loading calls return, then collect abandoned tf.data pipelines.
+
+    Runs at exit (registered with the first folder pipeline): a pipeline
+    that an exception's traceback still holds would otherwise be collected
+    while the interpreter shuts down, when the loading calls its destructor
+    waits for can no longer run, and the program would hang.
+    """
+    _loading.closing = True
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if getattr(sys, name, None) is not None:
+            setattr(sys, name, None)
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 5 and time.monotonic() < deadline:  # in-flight calls return at once now
+        time.sleep(0.01)
+        quiet = quiet + 1 if _loading.running == 0 else 0
+    gc.collect()

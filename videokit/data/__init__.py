@@ -1,21 +1,34 @@
 """Clip datasets: synthetic sets made on the spot, and folders of real videos.
 
-* ``moving_shapes`` and ``moving_digits`` generate seeded synthetic clips.
-* ``VideoFolder`` reads UCF101/HMDB51-style folders and feeds Keras through a
-  ``keras.utils.PyDataset`` (any backend) or ``as_tf_dataset()`` (tf.data);
-  ``official_split`` makes the training and test sets of their official splits.
+* ``moving_shapes`` and ``moving_digits`` generate seeded synthetic clips;
+  ``SYNTHETIC_DATASETS`` / ``synthetic_dataset(name)`` say what each one is
+  (channels, labelled or not, class names) and generate it.
+* ``VideoFolder`` reads UCF101/HMDB51-style folders (``official_split`` makes
+  the training and test sets of their official splits) and feeds Keras with
+  ``batches()``: tf.data on TensorFlow, a ``keras.utils.PyDataset`` otherwise.
+
+Only the synthetic generators are imported with the package; the rest on
+first use.
 """
 
-import importlib
-
+from videokit._lazy import lazy_attributes
 from videokit.data.synthetic import SHAPE_CLASSES, moving_digits, moving_shapes
 
-_LAZY = {"VideoFolder": "folder", "official_split": "folder", "ClipSequence": "sequence"}
+_LAZY = {
+    "SyntheticDataset": "datasets",
+    "SYNTHETIC_DATASETS": "datasets",
+    "synthetic_dataset": "datasets",
+    "VideoFolder": "folder",
+    "FrameCache": "frame_cache",
+    "official_split": "splits",
+    "ClipSequence": "sequence",
+    "reraise_video_errors": "errors",
+}
 
 __all__ = ["SHAPE_CLASSES", "moving_digits", "moving_shapes", *_LAZY]
 
+__getattr__, _lazy_dir = lazy_attributes(__name__, _LAZY)
 
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"videokit.data.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'videokit.data' has no attribute {name!r}")
+
+def __dir__():
+    return sorted({*globals(), *_lazy_dir()})
