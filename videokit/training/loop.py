@@ -8,6 +8,7 @@ import keras
 
 from videokit import tf_support
 from videokit._files import write_text_atomically
+from videokit.data import reraise_video_errors
 from videokit.training import run_dir as runs
 from videokit.training.devices import check_precision, device_count, distribution_scope
 from videokit.training.task import task_for
@@ -39,31 +40,37 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
     task = task_for(config)  # a resumed run keeps its saved settings
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_dtype_policy(config.precision)
-    state = runs.FRESH_STATE
     try:
-        state = runs.resume_state(run_dir, task) if resume else dict(runs.FRESH_STATE)
-        batch_size = config.batch_size * device_count(config.strategy)  # --batch-size is per device
-        data = task.load_data(batch_size)
-        if data.class_names:
-            write_text_atomically(run_dir / "classes.json", json.dumps(list(data.class_names)))
-        runs.truncate_metrics(run_dir, state["epochs_done"])
-        with distribution_scope(config.strategy):
-            if config.strategy != "none":
-                print(f"data parallel over {device_count(config.strategy)} devices")
-            model = _model_for(task, run_dir, data, state)
-            if state["epochs_done"] < config.epochs:
-                keras.utils.set_random_seed(config.seed + state["epochs_done"])
-                callbacks = [runs.RunCheckpoint(run_dir, task, state), *_tensorboard(run_dir)]
-                task.fit(model, data, batch_size, epochs=config.epochs, initial_epoch=state["epochs_done"],
-                         callbacks=callbacks, verbose=verbose)
-        history = runs.read_metrics(run_dir)
-        _draw_results(task, run_dir, data, history)
+        with reraise_video_errors():  # the same one line for an unreadable video on every backend
+            history = _train_task(task, config, run_dir, resume, verbose)
     except BaseException:
         if not resume and runs.read_state(run_dir)["epochs_done"] == 0:
             _remove_unstarted_run(run_dir, task)  # so that the corrected command can use the same --run-dir
         raise
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
+    return history
+
+
+def _train_task(task, config, run_dir, resume, verbose):
+    """Load the data, build or restore the model, fit the epochs left, draw the results."""
+    state = runs.resume_state(run_dir, task) if resume else dict(runs.FRESH_STATE)
+    batch_size = config.batch_size * device_count(config.strategy)  # --batch-size is per device
+    data = task.load_data(batch_size)
+    if data.class_names:
+        write_text_atomically(run_dir / "classes.json", json.dumps(list(data.class_names)))
+    runs.truncate_metrics(run_dir, state["epochs_done"])
+    with distribution_scope(config.strategy):
+        if config.strategy != "none":
+            print(f"data parallel over {device_count(config.strategy)} devices")
+        model = _model_for(task, run_dir, data, state)
+        if state["epochs_done"] < config.epochs:
+            keras.utils.set_random_seed(config.seed + state["epochs_done"])
+            callbacks = [runs.RunCheckpoint(run_dir, task, state), *_tensorboard(run_dir)]
+            task.fit(model, data, batch_size, epochs=config.epochs, initial_epoch=state["epochs_done"],
+                     callbacks=callbacks, verbose=verbose)
+    history = runs.read_metrics(run_dir)
+    _draw_results(task, run_dir, data, history)
     return history
 
 

@@ -129,8 +129,8 @@ class Task:
     def fit(self, model, data, batch_size, **fit_arguments):
         if data.train_targets is None and data.validation is None:
             return model.fit(data.train, batch_size=batch_size, shuffle=True, **fit_arguments)
-        if data.train_targets is None:
-            return model.fit(data.train, validation_data=data.validation, **fit_arguments)
+        if data.train_targets is None:  # loaders, which shuffle themselves
+            return model.fit(data.train, validation_data=data.validation, shuffle=False, **fit_arguments)
         return model.fit(data.train, data.train_targets, validation_data=(data.validation, data.validation_targets),
                          batch_size=batch_size, shuffle=True, **fit_arguments)
 

@@ -4,6 +4,7 @@ import dataclasses
 import pathlib
 
 from videokit.config import RunConfig
+from videokit.data import reraise_video_errors
 from videokit.training.task import task_for
 
 
@@ -50,7 +51,8 @@ def evaluate(run_dir, data=None, output=None):
     if data is not None:
         config = dataclasses.replace(config, data=data, split_file=None, cache=None)
         task = task_for(config)
-    return task.evaluate(model, task.load_data(config.batch_size), output or run_dir)
+    with reraise_video_errors():
+        return task.evaluate(model, task.load_data(config.batch_size), output or run_dir)
 
 
 def predict_videos(run_dir, paths, *, top_k=3, steps=8, output=None):
