@@ -30,6 +30,7 @@ JSON_ENTRY = "__json__"
 MAX_DEPTH = 32
 MAX_NODES = 2_000_000
 MAX_UNPACKED_BYTES = 512 * 2**20
+MAX_ARRAY_BYTES = 32 * 2**20  # one array; larger ones are not written (an answer that big is wrong)
 _ARRAY_KINDS = "biufcU"  # no objects, no raw bytes or records, no dates
 
 
@@ -58,8 +59,10 @@ class _Writer:
         value = np.asarray(value)
         if value.dtype.kind not in _ARRAY_KINDS:
             raise TypeError(f"an array of dtype {value.dtype}")
+        if value.nbytes > MAX_ARRAY_BYTES:
+            raise TypeError(f"an array of {value.nbytes:,} bytes, over the limit of {MAX_ARRAY_BYTES:,}")
         name = f"a{len(self.arrays)}"
-        self.arrays[name] = np.ascontiguousarray(value)
+        self.arrays[name] = value if value.flags.c_contiguous else value.copy(order="C")  # 0-d stays 0-d
         return {"__array__": name}
 
     def value(self, value, depth=0):
