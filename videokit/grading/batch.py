@@ -145,7 +145,7 @@ def grade(paths, *, timeout=DEFAULT_TIMEOUT, jobs=1, solutions=None, progress=No
     if not sets:
         raise FileNotFoundError(f"{masters.solutions_dir(solutions)}: no exercise masters (NN_topic.ipynb).")
     journal = Journal(output, resume) if output is not None else None
-    grader = _Grader(sets, timeout, sandboxed, wall_limit, limits)
+    grader = _Grader(sets, timeout, sandboxed, wall_limit, limits, max(1, jobs))
     grader.build_plans(files)
     with tempfile.TemporaryDirectory(prefix="videokit-grading-") as workspace:
 
@@ -168,8 +168,8 @@ def grade(paths, *, timeout=DEFAULT_TIMEOUT, jobs=1, solutions=None, progress=No
 class _Grader:
     """Grades one file at a time (thread-safe): everything that goes wrong becomes an error row."""
 
-    def __init__(self, sets, timeout, sandboxed, wall_limit, limits):
-        self.sets, self.timeout, self.sandboxed = sets, float(timeout), sandboxed
+    def __init__(self, sets, timeout, sandboxed, wall_limit, limits, jobs=1):
+        self.sets, self.timeout, self.sandboxed, self.jobs = sets, float(timeout), sandboxed, jobs
         self.wall_limit, self.limits = wall_limit, limits
         self.plans = {name: masters.question_plan(master) for name, master in sets.items()}
         self.recorded, self.plan_errors = {}, {}
@@ -186,14 +186,18 @@ class _Grader:
                 needed.add(identify_exercise(read_submission(path)[1], path, self.sets))
             except GradingError:
                 continue
-        for name in sorted(needed):
+        def record(item):
+            index, name = item
             wall = default_wall_limit(self.timeout, len(self.plans[name])) + 20 * self.timeout
             try:
                 self.recorded[name] = plans.build_plan(self.sets[name], _write_kernelspec, timeout=self.timeout,
                                                        sandboxed=self.sandboxed, limits=self.limits,
-                                                       wall_seconds=wall)
+                                                       wall_seconds=wall, slot=self.jobs + index)
             except plans.PlanError as error:
                 self.plan_errors[name] = str(error).splitlines()[0]
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            list(pool.map(record, enumerate(sorted(needed))))
 
     build_autograders = build_plans  # the name phase 1 of issue 12 gave it
 

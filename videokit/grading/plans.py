@@ -79,7 +79,7 @@ def split_report(report, names):
     return header, files
 
 
-def build_plan(master, kernel_spec, *, timeout, sandboxed, limits, wall_seconds):
+def build_plan(master, kernel_spec, *, timeout, sandboxed, limits, wall_seconds, slot=0):
     """The plan of `master` (``{name: bytes}``), from the cache or recorded now.
 
     Args:
@@ -89,6 +89,7 @@ def build_plan(master, kernel_spec, *, timeout, sandboxed, limits, wall_seconds)
         sandboxed: run the master in the sandbox.
         limits: the sandbox's limits.
         wall_seconds: wall limit of the whole run.
+        slot: a number no other sandboxed run going on at the same time has.
 
     Raises:
         PlanError: when the master's notebook could not be run or recorded.
@@ -115,15 +116,16 @@ def build_plan(master, kernel_spec, *, timeout, sandboxed, limits, wall_seconds)
         status, timed_out, report = sandbox.run(
             command, workspace, wall_seconds=wall_seconds, limits=limits, sandbox=sandboxed, log_path=log,
             variables={"JUPYTER_PATH": f"{root}/jupyter", "VIDEOKIT_GRADING_TIMEOUT": str(timeout)},
-            slot=999,
+            slot=slot,
         )
         try:
             header, files = split_report(report, PLAN_FILES)
         except ValueError:
             header, files = {}, {}
+        tail = log.read_text(errors="replace")[-1500:] if log.is_file() else ""
+        log.unlink(missing_ok=True)
         if timed_out or len(files) < len(PLAN_FILES):
             problem = "time limit" if timed_out else header.get("error") or f"exit status {status}"
-            tail = log.read_text(errors="replace")[-1500:] if log.is_file() else ""
             raise PlanError(f"{pathlib.Path(master).name}: the master's tests could not be recorded ({problem})\n{tail}")
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
