@@ -14,6 +14,7 @@ import hashlib
 import json
 import pathlib
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -267,8 +268,10 @@ class _Grader:
         """Phase 2: the master's tests on the exported answers, in a fresh trusted process; its report."""
         given = folder / "given.npz"
         given.write_bytes(self.recorded[exercise]["given.npz"])
-        command = ["prlimit", f"--as={CHECKER_MEMORY_BYTES}", "--", sys.executable, "-m", "videokit.grading.checker",
-                   str(self.sets[exercise]), str(given), str(folder / "answers.npz"), str(self.timeout)]
+        command = [sys.executable, "-m", "videokit.grading.checker", str(self.sets[exercise]), str(given),
+                   str(folder / "answers.npz"), str(self.timeout)]
+        if shutil.which("prlimit"):
+            command = ["prlimit", f"--as={CHECKER_MEMORY_BYTES}", "--", *command]
         environment = {name: value for name, value in os.environ.items() if name not in ("PYTHONSTARTUP",)}
         environment |= {"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONDONTWRITEBYTECODE": "1"}
         wall = self.timeout * (sum(len(cases) for cases in self.plans[exercise].values()) + 1) + _STARTUP_SECONDS
