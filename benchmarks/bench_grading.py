@@ -1,11 +1,14 @@
-"""Grading time per notebook: the sandboxed grader against the grader before it (one otter kernel, no sandbox).
+"""Grading time per notebook: the two-phase sandboxed grader against the grader before issue 12.
 
-The baseline is ``videokit/`` at another commit (default: where this branch left
-``main``), unpacked with ``git archive`` into a temporary folder and imported
-from there. Each grader grades the same notebooks one at a time (``jobs=1``)
-in a fresh process, with its autograders built beforehand, so that only
-grading is timed. The new grader also runs with ``sandboxed=False`` to show
-what the sandbox itself costs. Prints seconds per notebook and the ratio.
+The baseline is ``videokit/`` at another commit (default: 4e41c34, the grader
+before issue 12: otter in a worker process, hidden tests in the student's
+kernel, no sandbox), unpacked with ``git archive`` into a temporary folder and
+imported from there. Each grader grades the same notebooks one at a time
+(``jobs=1``) in a fresh process, with what it prepares once per exercise set
+(autograders; for the new grader also the recorded test inputs of phase 0)
+built beforehand, so that only grading is timed. The new grader also runs
+with ``sandboxed=False`` to show what the sandbox itself costs. Prints seconds
+per notebook and the ratio.
 
 Usage:
     python benchmarks/bench_grading.py [--baseline REV] [--repeats 2] [NOTEBOOK ...]
@@ -22,6 +25,7 @@ import tarfile
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+BASELINE = "4e41c34"  # the grader before issue 12
 DEFAULT_NOTEBOOKS = ["solutions/01_convolution.ipynb", "exercises/01_convolution.ipynb",
                      "tests/fixtures/submissions/partial.ipynb", "solutions/02_pooling.ipynb"]
 TIMER = """
@@ -32,6 +36,12 @@ sets = grading.exercise_sets(options["solutions"])
 for path in paths:  # the autograders are built before the clock starts
     name = json.loads(pathlib.Path(path).read_text())["metadata"].get("otter", {}).get("assignment_name")
     grading.autograder_zip(sets[name or pathlib.Path(path).stem])
+try:  # the two-phase grader: phase 0 (the masters' test inputs, cached) before the clock starts too
+    from videokit.grading import batch, plans, sandbox
+except ImportError:
+    plans = None
+if plans is not None:
+    batch._Grader(sets, 120.0, options.get("sandboxed", True), None, sandbox.Limits()).build_plans(paths)
 started = time.perf_counter()
 results = grading.grade(paths, **options)
 elapsed = time.perf_counter() - started
@@ -70,12 +80,11 @@ def time_grader(source, notebooks, options, cache):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", default=DEFAULT_NOTEBOOKS)
-    parser.add_argument("--baseline", default=None, help="commit of the old grader (default: merge-base with main)")
+    parser.add_argument("--baseline", default=BASELINE, help=f"commit of the old grader (default: {BASELINE})")
     parser.add_argument("--repeats", type=int, default=2)
     arguments = parser.parse_args(argv)
-    revision = arguments.baseline or subprocess.run(
-        ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", arguments.baseline], check=True,
+                              capture_output=True, text=True).stdout.strip()
     notebooks = [str((ROOT / path).resolve()) for path in arguments.notebooks]
     runs = {"before (no sandbox)": [], "sandboxed": [], "new, --no-sandbox": []}
     with tempfile.TemporaryDirectory(prefix="videokit-bench-") as folder:

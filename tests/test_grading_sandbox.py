@@ -11,15 +11,18 @@ import io
 import json
 import os
 import pathlib
+import pickle
 import sys
 import textwrap
+
+import numpy as np
 
 import pytest
 
 pytest.importorskip("otter", reason="the exercises need otter-grader: pip install -e '.[course]'")
 
 from videokit import cli, grading  # noqa: E402
-from videokit.grading import masters, sandbox, scoring  # noqa: E402
+from videokit.grading import calls, masters, plaindata, sandbox, scoring  # noqa: E402
 
 pytestmark = [pytest.mark.backend_independent, pytest.mark.slow]  # runs notebooks in kernels
 
@@ -28,6 +31,7 @@ ADVERSARIAL = ROOT / "tests" / "fixtures" / "adversarial"
 UNGRADABLE = ROOT / "tests" / "fixtures" / "submissions" / "ungradable"
 MASTER = ROOT / "solutions" / "01_convolution.ipynb"
 DAEMON_MARKER = b"videokit-adversary-daemon"
+PICKLE_MARKER = pathlib.Path("/tmp/videokit-adversary-pickle-ran")  # forges_answers.ipynb's pickle would make it
 needs_sandbox = pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=sandbox.sandbox_problem() or "-")
 NO_SANDBOX = ["--no-sandbox"] if sandbox.sandbox_problem() else []
 
@@ -46,7 +50,9 @@ def trusted_files():
 
 
 def cached_files(cache):
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(cache.glob("*"))}
+    """SHA-256 of every file of the grader's cache: the autograders and the recorded test inputs (``plans/``)."""
+    return {str(path.relative_to(cache.parent)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(cache.parent.rglob("*")) if path.is_file()}
 
 
 def run_grade(arguments):
@@ -69,6 +75,7 @@ def daemons_alive():
 def adversarial_runs(autograder_cache, tmp_path_factory):
     """The adversarial folder graded, then the honest notebook alone in a second run."""
     before = trusted_files()
+    PICKLE_MARKER.unlink(missing_ok=True)
     first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
     options = ["--timeout", "8", "--wall-limit", "60", "--jobs", "2"]
     exit_code, table = run_grade([ADVERSARIAL, "--output", first, *options])
@@ -84,6 +91,7 @@ def adversarial_runs(autograder_cache, tmp_path_factory):
         "checkout_unchanged": before == trusted_files(),
         "cache_unchanged": cache_after_first == cached_files(autograder_cache),
         "daemons": daemons_alive(),
+        "pickle_ran": PICKLE_MARKER.exists(),
     }
 
 
@@ -178,6 +186,10 @@ def test_wall_limit_kills_every_process_of_the_sandbox(tmp_path):
 
 EXPECTED_SCORES = {  # notebook: score (of 14); each answers only the questions it scores, honestly
     "background_process.ipynb": 0,
+    "cheats_in_kernel.ipynb": 0,  # always-equal answers, functions returning the caller's `expected`
+    "hunts_expected_values.ipynb": 5,  # functions that search frames, objects and files for expected values
+    "odd_answers.ipynb": 5,  # NaN, 1 GB, object-dtype, wrong-dtype answers
+    "forges_answers.ipynb": 0,  # its own answers file with a crafted pickle: the whole file is refused
     "reads_masters.ipynb": 0,
     "writes_everywhere.ipynb": 5,
     "exhausts_resources.ipynb": 5,
@@ -217,12 +229,13 @@ def test_adversarial_submission_gets_an_error_row(adversarial_runs, notebook):
 @needs_sandbox
 def test_the_batch_completes_and_touches_nothing_trusted(adversarial_runs):
     results = adversarial_runs["results"]
-    assert sorted(results) == sorted([*EXPECTED_SCORES, *EXPECTED_ERRORS, "cheats_in_kernel.ipynb"])
+    assert sorted(results) == sorted([*EXPECTED_SCORES, *EXPECTED_ERRORS])
     assert adversarial_runs["exit_code"] == 1 and adversarial_runs["next_code"] == 0
     assert len(adversarial_runs["journal"].splitlines()) == len(results), "one journal line per notebook"
     assert adversarial_runs["checkout_unchanged"], "a submission changed the package or the masters"
     assert adversarial_runs["cache_unchanged"], "a submission changed the autograder cache"
     assert not adversarial_runs["daemons"], "a submission's background process outlived grading"
+    assert not adversarial_runs["pickle_ran"], "the grader unpickled a submission's data"
     (honest,) = adversarial_runs["next"]
     assert honest["score"] == honest["max_score"] == 14, "the next run's honest notebook lost points"
     assert results["swallows_timeouts.ipynb"]["seconds"] < 60 + 30
@@ -240,11 +253,15 @@ def test_reports_hold_no_hidden_test_source_or_expected_values(adversarial_runs)
     assert hidden and all(name.startswith("test_q") for name in hidden)
 
 
-@pytest.mark.xfail(strict=True, reason="phase 2 (answers exported as plain data, scored outside the sandbox) is "
-                                       "not built yet: hidden tests still run in the student's kernel")
 @needs_sandbox
 def test_answers_that_cheat_inside_the_kernel_score_nothing(adversarial_runs):
-    assert adversarial_runs["results"]["cheats_in_kernel.ipynb"]["score"] == 0
+    """Phase 2 runs the tests outside the kernel, on plain data: in-kernel tricks have nothing to act on."""
+    entry = adversarial_runs["results"]["cheats_in_kernel.ipynb"]
+    assert entry["status"] == "graded" and entry["score"] == 0, entry
+    forged = adversarial_runs["results"]["forges_answers.ipynb"]
+    assert forged["status"] == "graded" and forged["score"] == 0
+    assert all("could not be read" in test["message"] for question in forged["questions"] for test in question["tests"]
+               if not test["hidden"])
 
 
 # --------------------------------------------------------------------------- journal, refusal, scoring
@@ -321,3 +338,90 @@ def test_scores_come_from_the_master_not_from_the_report():
                     reason="bubblewrap works here, or this is not Linux")
 def test_linux_machines_have_bubblewrap():
     pytest.fail(f"the grader's sandbox tests need bubblewrap (apt-get install bubblewrap): {sandbox.sandbox_problem()}")
+
+
+# --------------------------------------------------------------------------- plain data across the wall
+
+
+def npz_bytes(**arrays):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def json_entry(document):
+    return np.frombuffer(json.dumps(document).encode(), dtype=np.uint8)
+
+
+def test_plain_data_round_trip_keeps_types():
+    value = {"tuple": (1, 2.5, "x", None, True), "array": np.arange(6, dtype="int16").reshape(2, 3),
+             "scalar": np.float32(1.5), "nan": float("nan"), 3: [np.array(["a", "b"])], "__odd": 1}
+    decoded = plaindata.decode(plaindata.encode(value))
+    assert decoded["tuple"] == (1, 2.5, "x", None, True) and type(decoded["tuple"]) is tuple
+    assert decoded["array"].dtype == np.int16 and decoded["array"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert type(decoded["scalar"]) is np.float32 and np.isnan(decoded["nan"])
+    assert decoded[3][0].tolist() == ["a", "b"] and decoded["__odd"] == 1
+
+
+@pytest.mark.parametrize("value", [object(), np.array([None], dtype=object), lambda: 1, {1, 2},
+                                   np.zeros(plaindata.MAX_ARRAY_BYTES // 8 + 1)])
+def test_encode_refuses_what_is_not_plain_data(value):
+    with pytest.raises(TypeError):
+        plaindata.encode(value)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {PICKLE_MARKER}",))
+
+
+@pytest.mark.parametrize("forged", [
+    lambda: npz_bytes(__json__=json_entry({"__array__": "a0"}), a0=np.array([_Payload()], dtype=object)),
+    lambda: npz_bytes(__json__=json_entry({"__rng__": {"bit_generator": "PCG64"}})),
+    lambda: npz_bytes(__json__=json_entry({"__keras_model__": {}, "weights": []})),
+    lambda: npz_bytes(__json__=json_entry({"__array__": "missing"})),
+    lambda: npz_bytes(__json__=json_entry({"__array__": "a0"}), a0=np.zeros(2, dtype="datetime64[s]")),
+    lambda: npz_bytes(__json__=np.frombuffer(b"{not json", dtype=np.uint8)),
+    lambda: b"PK\x03\x04 not a zip",
+    lambda: pickle.dumps(_Payload()),
+])
+def test_decode_refuses_pickles_tags_and_junk(forged):
+    PICKLE_MARKER.unlink(missing_ok=True)
+    with pytest.raises(plaindata.InvalidData):
+        plaindata.decode(forged())
+    assert not PICKLE_MARKER.exists()
+
+
+def test_decode_refuses_an_archive_that_unpacks_too_big():
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, __json__=json_entry({"__array__": "a0"}), a0=np.zeros(2**24))  # 128 MiB
+    assert len(buffer.getvalue()) < 2**20
+    with pytest.raises(plaindata.InvalidData, match="unpacks to more"):
+        plaindata.decode(buffer.getvalue(), limit=2**26)
+
+
+def test_replay_gives_each_call_its_own_output_and_refuses_other_calls():
+    replay = calls.Replay("f", [np.ones(2), plaindata.Error("ZeroDivisionError: x")],
+                          [calls.signature([[np.zeros(2)], {}]), calls.signature([[3], {"k": "a"}])])
+    assert replay(np.full(2, 7.0)).tolist() == [1.0, 1.0]
+    with pytest.raises(AssertionError, match="differs"):
+        replay(4, k="a")
+    with pytest.raises(AssertionError, match="no answer"):
+        replay(3, k="a")
+
+
+def test_checker_fails_tests_on_unreadable_answers_without_stopping(tmp_path, autograder_cache):
+    """Phase 2 on a forged answers file: every test fails, with a message, and the checker returns a report."""
+    from videokit.grading import checker
+
+    given = {"given": {}, "tests": [{"name": test["name"], "question": test["question"], "failure": "",
+                                     "kinds": {name: "value" for name in test["params"]},
+                                     "signatures": {name: [] for name in test["params"]}}
+                                    for test in masters.test_cells(MASTER)]}
+    (tmp_path / "given.npz").write_bytes(plaindata.encode(given))
+    (tmp_path / "answers.npz").write_bytes(npz_bytes(__json__=json_entry({"__array__": "a0"}),
+                                                     a0=np.array([_Payload()], dtype=object)))
+    report = checker.check_submission(MASTER, tmp_path / "given.npz", tmp_path / "answers.npz", 10)
+    tests = [test for question in report["questions"] for test in question["tests"]]
+    assert len(tests) == 9 and not any(test["passed"] for test in tests)
+    assert all("could not be read" in test["message"] for test in tests)

@@ -1,19 +1,27 @@
 """Graded exercises: student notebooks from solution masters, and grading in a sandbox.
 
 The exercise sets are otter-grader master notebooks in ``solutions/``
-(otter-assign format, solutions and hidden tests included). The package is
-split by the process each part runs in:
+(otter-assign format, solutions and hidden tests included). A submission is
+graded in two phases, in two processes; the package is split by the process
+each part runs in:
 
 * ``masters`` (trusted): exercise sets, ``write_exercises`` (``tools/make_exercises.py``),
-  the autograders built from the masters, cached and verified by hash, and each
-  master's question plan (names, hidden or not, points).
+  the autograders built from the masters, each master's question plan (names,
+  hidden or not, points), its test functions and the names its solutions define.
+* ``plans`` (trusted, phase 0): the inputs of every test, recorded once per master
+  by running its tests on its own answers (``export.record_tests``), cached and
+  verified by hash.
 * ``colab`` (student's kernel): ``prepare_colab``, for ``grader.check`` on Colab.
 * ``batch`` (trusted): ``grade`` (``videokit grade``) runs each submission in
-  ``sandbox`` (bubblewrap, resource limits, wall limit), then scores it.
-* ``worker`` and ``kernel`` (inside the sandbox, untrusted): otter runs the
-  notebook and the tests; ``GradingGuard`` is the otter plugin the masters name.
-* ``scoring`` (trusted): reads the sandbox's JSON report as untrusted data
-  against the master's question plan.
+  ``sandbox`` (bubblewrap, resource limits, wall limit), then checks and scores it.
+* ``worker``, ``kernel`` and ``export`` (phase 1, inside the sandbox, untrusted): the
+  notebook runs in a guarded kernel, then its answers are called on the recorded
+  inputs and exported as plain data (``plaindata``: JSON and NumPy arrays, no pickles).
+* ``checker`` (phase 2, a fresh trusted process): the master's tests run on the
+  exported plain data, with ``calls.Replay`` for function answers and
+  ``checks.ExportedModel`` for models; ``checks`` also holds the helpers the
+  masters' model tests use (``is_model``, ``class_name``, ``all_layers``).
+* ``scoring`` (trusted): the checker's results against the master's question plan.
 * ``reports`` (trusted): the table, ``grades.json``/``grades.csv`` and the
   ``grades.jsonl`` journal that ``--resume`` reads.
 

@@ -1,29 +1,36 @@
-"""The grading driver (trusted): a batch of submissions, each run in the sandbox then scored here.
+"""The grading driver (trusted): a batch of submissions, each in two phases, two processes.
 
-For each notebook: identify its exercise set, rebuild it from its cells'
-sources into a fresh workspace with a verified copy of the set's autograder,
-run the grading worker there in the sandbox under a wall limit, score the
-worker's report against the master's question plan, and append the result to
-the journal. Whatever happens to one notebook becomes its error row; the
-batch goes on.
+Before the batch, phase 0 records the inputs of each needed master's tests
+(``plans.py``, cached). For each notebook: identify its exercise set, rebuild
+it from its cells' sources into a fresh workspace with the set's test inputs,
+run it there in the sandbox under a wall limit (phase 1: the worker exports
+its answers as plain data), then check those answers against the master's
+tests in a fresh trusted process (phase 2, ``checker.py``), score the result
+against the master's question plan, and append it to the journal. Whatever
+happens to one notebook becomes its error row; the batch goes on.
 """
 
 import hashlib
 import json
 import pathlib
 import re
+import shutil
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from videokit.grading import masters, sandbox
+import os
+import subprocess
+
+from videokit.grading import masters, plans, sandbox
 from videokit.grading.kernel import DEFAULT_TIMEOUT
 from videokit.grading.reports import Journal
 from videokit.grading.scoring import SubmissionResult, score_report
 
 KERNEL_NAME = "videokit-grading"
 _STARTUP_SECONDS = 120.0  # kernel start and imports, on top of the time limits of the cells
+CHECKER_MEMORY_BYTES = 16 * 2**30
 
 
 class GradingError(ValueError):
@@ -139,8 +146,8 @@ def grade(paths, *, timeout=DEFAULT_TIMEOUT, jobs=1, solutions=None, progress=No
     if not sets:
         raise FileNotFoundError(f"{masters.solutions_dir(solutions)}: no exercise masters (NN_topic.ipynb).")
     journal = Journal(output, resume) if output is not None else None
-    grader = _Grader(sets, timeout, sandboxed, wall_limit, limits)
-    grader.build_autograders(files)
+    grader = _Grader(sets, timeout, sandboxed, wall_limit, limits, max(1, jobs))
+    grader.build_plans(files)
     with tempfile.TemporaryDirectory(prefix="videokit-grading-") as workspace:
 
         def grade_one(item):
@@ -162,17 +169,17 @@ def grade(paths, *, timeout=DEFAULT_TIMEOUT, jobs=1, solutions=None, progress=No
 class _Grader:
     """Grades one file at a time (thread-safe): everything that goes wrong becomes an error row."""
 
-    def __init__(self, sets, timeout, sandboxed, wall_limit, limits):
-        self.sets, self.timeout, self.sandboxed = sets, float(timeout), sandboxed
+    def __init__(self, sets, timeout, sandboxed, wall_limit, limits, jobs=1):
+        self.sets, self.timeout, self.sandboxed, self.jobs = sets, float(timeout), sandboxed, jobs
         self.wall_limit, self.limits = wall_limit, limits
         self.plans = {name: masters.question_plan(master) for name, master in sets.items()}
-        self.autograders = {}
+        self.recorded, self.plan_errors = {}, {}
 
-    def build_autograders(self, files):
-        """Builds the autograders of the sets `files` belong to, before any grading starts.
+    def build_plans(self, files):
+        """Phase 0: records the test inputs of the sets `files` belong to, before any grading starts.
 
-        otter assign changes the working directory and swaps ``sys.stdout``, so
-        it cannot run while other threads grade.
+        A master that cannot be recorded makes an error row of each of its
+        submissions (the batch goes on).
         """
         needed = set()
         for path in files:
@@ -180,7 +187,20 @@ class _Grader:
                 needed.add(identify_exercise(read_submission(path)[1], path, self.sets))
             except GradingError:
                 continue
-        self.autograders = {name: masters.autograder_zip(self.sets[name]) for name in sorted(needed)}
+        def record(item):
+            index, name = item
+            wall = default_wall_limit(self.timeout, len(self.plans[name])) + 20 * self.timeout
+            try:
+                self.recorded[name] = plans.build_plan(self.sets[name], _write_kernelspec, timeout=self.timeout,
+                                                       sandboxed=self.sandboxed, limits=self.limits,
+                                                       wall_seconds=wall, slot=self.jobs + index)
+            except plans.PlanError as error:
+                self.plan_errors[name] = str(error).splitlines()[0]
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            list(pool.map(record, enumerate(sorted(needed))))
+
+    build_autograders = build_plans  # the name phase 1 of issue 12 gave it
 
     def grade_file(self, path, digest, folder, slot):
         result = SubmissionResult(path=str(path), sandboxed=self.sandboxed, sha256=digest)
@@ -188,7 +208,12 @@ class _Grader:
         try:
             cells, data = read_submission(path)
             result.exercise = identify_exercise(data, path, self.sets)
+            if result.exercise in self.plan_errors:
+                raise GradingError(f"the grader could not record the tests of {result.exercise}: "
+                                   f"{self.plan_errors[result.exercise]}")
             report = self.run_worker(cells, result.exercise, folder, slot)
+            if not report.get("error"):
+                report = dict(self.run_checker(result.exercise, folder, report), cell_errors=report["cell_errors"])
             score_report(result, report, self.plans[result.exercise])
         except GradingError as error:
             result.status, result.error = "error", str(error)
@@ -199,31 +224,67 @@ class _Grader:
         return result
 
     def run_worker(self, cells, exercise, folder, slot):
-        """Runs the worker on one submission in `folder`; returns its report (untrusted, as parsed JSON)."""
+        """Phase 1: runs the submission in the sandbox and exports its answers.
+
+        Returns:
+            ``{"cell_errors": [...], "error": "...", "answers": path}``: the answers file, written here
+            from the sandbox's report (untrusted bytes, read by phase 2 as plain data only).
+        """
         import nbformat
 
         folder.mkdir(parents=True)
-        nbformat.write(clean_notebook(cells, exercise), folder / "submission.ipynb")
-        masters.verified_copy(self.autograders[exercise], folder)
-        _write_kernelspec(folder / "jupyter" / "kernels" / KERNEL_NAME)
+        inputs = folder / "inputs"
+        inputs.mkdir()
+        nbformat.write(clean_notebook(cells, exercise), inputs / "submission.ipynb")
+        (inputs / "inputs.npz").write_bytes(self.recorded[exercise]["inputs.npz"])
+        _write_kernelspec(inputs / "jupyter" / "kernels" / KERNEL_NAME)
         root = sandbox.SANDBOX_ROOT
-        command = [sys.executable, "-m", "videokit.grading.worker", f"{root}/autograder.zip",
-                   f"{root}/submission.ipynb", "{report}"]
+        command = [sys.executable, "-m", "videokit.grading.worker", "export", f"{root}/submission.ipynb",
+                   f"{root}/inputs.npz", "{report}"]
         wall = self.wall_limit or default_wall_limit(self.timeout, len(self.plans[exercise]))
         status, timed_out, report = sandbox.run(
-            command, folder, wall_seconds=wall, limits=self.limits, sandbox=self.sandboxed,
+            command, inputs, wall_seconds=wall, limits=self.limits, sandbox=self.sandboxed,
             variables={"JUPYTER_PATH": f"{root}/jupyter", "VIDEOKIT_GRADING_TIMEOUT": str(self.timeout)},
-            log_path=folder.parent / f"{folder.name}.log", slot=slot,
+            log_path=folder / "sandbox.log", slot=slot,
         )
         if timed_out:
             return {"error": f"time limit: grading did not finish in {wall:.0f} s; stopped"}
-        if report:
-            try:
-                return json.loads(report.decode("utf-8"))
-            except ValueError:
-                return {"error": "the grading worker wrote an unreadable report"}
-        return {"error": f"the grading worker failed (exit status {status}); the notebook's kernel or the sandbox "
-                         "stopped it"}
+        if not report:
+            return {"error": f"the grading worker failed (exit status {status}); the notebook's kernel or the "
+                             "sandbox stopped it"}
+        try:
+            header, files = plans.split_report(report, ["answers.npz"])
+        except ValueError:
+            return {"error": "the grading worker wrote an unreadable report"}
+        errors = header.get("cell_errors")
+        answers = folder / "answers.npz"
+        answers.write_bytes(files.get("answers.npz", b""))
+        error = header.get("error") if isinstance(header.get("error"), str) else ""
+        if "answers.npz" not in files and not error:
+            error = "the notebook's answers could not be exported"
+        return {"cell_errors": errors if isinstance(errors, list) else [], "error": error}
+
+    def run_checker(self, exercise, folder, report):
+        """Phase 2: the master's tests on the exported answers, in a fresh trusted process; its report."""
+        given = folder / "given.npz"
+        given.write_bytes(self.recorded[exercise]["given.npz"])
+        command = [sys.executable, "-m", "videokit.grading.checker", str(self.sets[exercise]), str(given),
+                   str(folder / "answers.npz"), str(self.timeout)]
+        if shutil.which("prlimit"):
+            command = ["prlimit", f"--as={CHECKER_MEMORY_BYTES}", "--", *command]
+        environment = {name: value for name, value in os.environ.items() if name not in ("PYTHONSTARTUP",)}
+        environment |= {"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONDONTWRITEBYTECODE": "1"}
+        wall = self.timeout * (sum(len(cases) for cases in self.plans[exercise].values()) + 1) + _STARTUP_SECONDS
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=wall, env=environment, cwd=folder,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return {"error": f"time limit: checking the answers took over {wall:.0f} s"}
+        try:
+            return json.loads(done.stdout.decode("utf-8").strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            return {"error": f"checking the answers failed (exit status {done.returncode}): {tail[0][:300]}"}
 
 
 def _digest(path):

@@ -225,3 +225,52 @@ class _quiet:
         if exc_info[0] is not None and captured.strip():
             print(captured[-3000:], file=sys.stderr)
         return False
+
+
+def test_cells(master):
+    """The tests of `master`, in order: ``[{"question", "name", "hidden", "source", "params"}]``.
+
+    ``source`` is the test function's definition alone (the call after it and
+    the ``# HIDDEN`` line left out); ``params`` are the notebook names it takes.
+    Read by the trusted side only: phase 0 runs these on the master's answers,
+    phase 2 on the submission's exported ones. They never enter the sandbox.
+    """
+    import ast
+
+    notebook = json.loads(pathlib.Path(master).read_text(encoding="utf-8"))
+    tests, question, in_tests = [], None, False
+    for cell in notebook["cells"]:
+        text = "".join(cell["source"]).strip()
+        if cell["cell_type"] == "raw" and text.startswith("# BEGIN QUESTION"):
+            question = _QUESTION_NAME.search(text).group(1)
+        elif cell["cell_type"] == "raw" and text in ("# BEGIN TESTS", "# END TESTS"):
+            in_tests = text == "# BEGIN TESTS"
+        elif cell["cell_type"] == "code" and in_tests and question is not None:
+            function = next(node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef))
+            tests.append({"question": question, "name": function.name, "hidden": text.startswith("# HIDDEN"),
+                          "source": ast.get_source_segment(text, function),
+                          "params": [argument.arg for argument in function.args.args]})
+    return tests
+
+
+def answer_names(master):
+    """The names that the solution cells of `master` define: the answers a test may take from a submission.
+
+    A test's other parameters (data the notebook gives, like validation clips)
+    are taken from the master, never from the submission.
+    """
+    import ast
+
+    notebook = json.loads(pathlib.Path(master).read_text(encoding="utf-8"))
+    names, in_solution = set(), False
+    for cell in notebook["cells"]:
+        text = "".join(cell["source"]).strip()
+        if cell["cell_type"] == "raw" and text in ("# BEGIN SOLUTION", "# END SOLUTION"):
+            in_solution = text == "# BEGIN SOLUTION"
+        elif cell["cell_type"] == "code" and in_solution:
+            for node in ast.parse(text).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    names.add(node.name)
+                for target in getattr(node, "targets", [getattr(node, "target", None)]):
+                    names |= {name.id for name in ast.walk(target) if isinstance(name, ast.Name)} if target else set()
+    return names

@@ -27,7 +27,7 @@ import time
 
 SANDBOX_ROOT = "/grading"  # where the workspace folder appears inside the sandbox
 FIRST_UID = 100_000  # sandboxed runs of a root grader use FIRST_UID + their index
-MAX_REPORT_BYTES = 4 * 2**20
+MAX_REPORT_BYTES = 128 * 2**20  # the exported answers (arrays, model weights) come back this way
 _SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 _PASSED_VARIABLES = ("KERAS_BACKEND", "LANG", "LC_ALL", "TF_CPP_MIN_LOG_LEVEL")
 
@@ -123,7 +123,8 @@ def sandbox_environment(variables):
     """The environment inside the sandbox: a small fixed one, `variables`, and the Keras backend."""
     environment = {"PATH": f"{pathlib.Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                    "HOME": "/tmp", "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8",
-                   "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+                   "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
+                   "PYTHONPATH": str(_package_dir().parent)}  # this videokit, whatever an editable install points to
     environment |= {name: os.environ[name] for name in _PASSED_VARIABLES if name in os.environ}
     return environment | dict(variables)
 
