@@ -5,20 +5,20 @@ import copy
 import logging
 import os
 import pathlib
-import threading
 
 import numpy as np
 from tqdm import tqdm
 
 from videokit import io
 from videokit.data import splits
+from videokit.data._locking import HoldsLock
 from videokit.data.frame_cache import FrameCache
 from videokit.data.splits import VIDEO_SUFFIXES, official_split  # noqa: F401  (their old home)
 
 logger = logging.getLogger("videokit")
 
 
-class VideoFolder:
+class VideoFolder(HoldsLock):
     """Video clips from a folder with one sub-folder per class.
 
     The layout is UCF101's and HMDB51's: ``root/<class name>/<video file>``.
@@ -108,19 +108,10 @@ class VideoFolder:
         self.samples = splits.samples(self.root, self.class_names, split_file, split, subset)
         self.skipped = []
         self._prepared = False
-        self._lock = threading.Lock()
+        super().__init__()
 
     def __len__(self):
         return len(self.samples)
-
-    def __getstate__(self):  # for copies and worker processes: a lock is neither copied nor pickled
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     @property
     def clip_shape(self):

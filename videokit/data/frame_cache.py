@@ -13,16 +13,16 @@ import hashlib
 import os
 import pathlib
 import shutil
-import threading
 
 import numpy as np
 from tqdm import tqdm
 
 from videokit import io
 from videokit._files import atomic_path
+from videokit.data._locking import HoldsLock
 
 
-class FrameCache:
+class FrameCache(HoldsLock):
     """The decoded frames of videos at one frame size, in ``folder``.
 
     Args:
@@ -34,16 +34,7 @@ class FrameCache:
         self.folder = pathlib.Path(folder)
         self.size = tuple(size)
         self._paths = {}
-        self._lock = threading.Lock()
-
-    def __getstate__(self):  # for worker processes: a lock is not pickled
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        super().__init__()
 
     def path(self, video):
         """Where the frames of ``video`` go; looked up once per video (the file is assumed not to change after)."""
