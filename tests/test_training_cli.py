@@ -171,9 +171,9 @@ def test_next_frame_predictor_and_gan_runs(tmp_path):
     (["train", "--model", "resnet9000"], "unknown model 'resnet9000'; choose one of cnn_lstm, c3d"),
     (["train", "--data", "no/such/folder"], "data must be moving_shapes or moving_digits or a folder of videos"),
     (["train", "--data", "empty"], "no class folders found"),
-    (["train", "--model", "c3d", "--clip", "4x32x32", "--samples", "16"], "c3d expects input_shape=(time, height, width, channels), one clip without the batch axis, with time >= 8"),
+    (["train", "--model", "c3d", "--clip", "4x32x32", "--samples", "16"], "c3d expects input_shape=(time, height, width, channels), one clip without the batch axis, with positive int sizes, time >= 8"),
     (["train", "--clip", "16by112"], "clip must look like FRAMESxHEIGHTxWIDTH"),
-    (["train", "--split-file", "empty"], "split files and caches are for folders of videos, not moving_shapes"),
+    (["train", "--split-file", "empty"], "split files, caches and skipping bad videos are for folders of videos, not moving_shapes"),
     (["evaluate", "nowhere"], "not a videokit run directory"),
 ])
 def test_user_errors_are_one_clear_line(tmp_path, arguments, message):
