@@ -111,6 +111,24 @@ def test_official_split_and_frame_cache_on_a_video_folder(tmp_path):
     assert "data parallel over 2 devices" in again.stdout
 
 
+def test_an_unreadable_video_is_one_line_or_skipped_with_skip_bad_videos(tmp_path):
+    videos, labels, names = moving_shapes(8, num_frames=6, size=32, seed=3)
+    for index, (video, label) in enumerate(zip(videos, labels)):
+        io.write_video(tmp_path / "clips" / names[label % 2] / f"v{index}.mp4", video)
+    (tmp_path / "clips" / names[0] / "broken.mp4").write_bytes(b"not a video at all")
+    arguments = ["--data", "clips", "--clip", "4x32x32", "--batch-size", "4", "--epochs", "1", "--verbose", "2"]
+
+    refused = videokit("train", "--run-dir", "run", *arguments, cwd=tmp_path, timeout=300)  # no hang at exit
+    line = one_line_error(refused)
+    assert line.startswith("videokit train: error: ") and f"{names[0]}/broken.mp4: " in line
+    assert not (tmp_path / "run").exists()  # the corrected command can use the same run directory
+
+    skipped = videokit("train", "--run-dir", "run", "--skip-bad-videos", *arguments, cwd=tmp_path, timeout=300)
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    assert skipped.stderr.count("broken.mp4") == 1 and "skipped 1 unreadable video" in skipped.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["skip_bad_videos"] is True
+
+
 def test_a_default_run_prints_no_tensorflow_log_lines(tmp_path):
     environment = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
     command = [sys.executable, "-m", "videokit", "train", "--epochs", "1", "--run-dir", "run", *TINY]
