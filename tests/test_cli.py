@@ -78,3 +78,11 @@ def test_refusing_an_existing_run_imports_neither_keras_nor_tensorflow(tmp_path)
     assert result.stdout.split() == ["2", "[]"], result.stderr
     assert result.stderr.strip() == ("videokit train: error: runs/cnn_lstm already holds a run; "
                                      "pass --resume to continue it or --overwrite to start again.")
+
+
+def test_the_command_lines_names_are_the_registrys_and_the_data_layers():
+    from videokit import config, registry
+    from videokit.data.datasets import SYNTHETIC_DATASETS
+
+    assert config.MODEL_NAMES == registry.list_models()
+    assert sorted(config.SYNTHETIC_DATA) == sorted(SYNTHETIC_DATASETS)  # config keeps the names numpy-free

@@ -11,7 +11,7 @@ import pathlib
 from videokit import registry
 
 MODEL_NAMES = registry.list_models()  # what --model takes, from the one table of models
-SYNTHETIC_DATA = ("moving_shapes", "moving_digits")
+SYNTHETIC_DATA = ("moving_shapes", "moving_digits")  # videokit.data.datasets has their facts; a test keeps both in step
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
