@@ -249,25 +249,11 @@ def gru_step(x, h, W, U, b):
 ''',
         },
         "q3": {
-            "collects h_(t-1) instead of h_t": '''
-def lstm_sequence(xs, W, U, b):
-    units = U.shape[0]
-    h, c = np.zeros(units), np.zeros(units)
-    outputs = []
-    for x in xs:
-        outputs.append(h)
-        h, c = lstm_step(x, h, c, W, U, b)
-    return np.stack(outputs), h, c
+            "forgets the sigmoid (b_f = 0.5 ** (1 / 50))": '''
+q3_forget = {"smallest_bias": 0.5 ** (1 / 50), "keras_default": float(sigmoid(1.0) ** 50)}
 ''',
-            "restarts the cell state at every step": '''
-def lstm_sequence(xs, W, U, b):
-    units = U.shape[0]
-    h = np.zeros(units)
-    outputs = []
-    for x in xs:
-        h, c = lstm_step(x, h, np.zeros(units), W, U, b)
-        outputs.append(h)
-    return np.stack(outputs), h, c
+            "one step instead of the product over 50": '''
+q3_forget = {"smallest_bias": float(np.log(0.5 ** (1 / 50) / (1 - 0.5 ** (1 / 50)))), "keras_default": float(sigmoid(1.0))}
 ''',
         },
         "q4": {
