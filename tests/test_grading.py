@@ -247,6 +247,7 @@ def test_untouched_exercise_scores_zero(graded_sets, name):
     master = graded_sets[("master", name)]
     assert result.status == "graded", result.error
     assert result.score == 0 and result.max_score == master.max_score
+    assert not result.cell_errors, f"{name}: an untouched exercise must run top to bottom: {result.cell_errors}"
     assert [question.name for question in result.questions] == [question.name for question in master.questions]
 
 
