@@ -11,7 +11,9 @@ Each family keeps its presets as data, a dict ``{"paper": {...}, "small":
 {...}}`` of builder arguments, next to its builders, and resolves them here.
 """
 
+import inspect
 import numbers
+import textwrap
 
 import keras
 
@@ -208,11 +210,13 @@ def with_args_doc(text):
     """
 
     def decorate(builder):
-        doc = builder.__doc__
-        start = doc.index("    Args:\n") + len("    Args:\n")
-        end = doc.find("\n\n    ", start - 1)  # the blank line that ends the section
-        end = len(doc) if end < 0 else end + 1
-        builder.__doc__ = doc[:end] + text + doc[end:]
+        # Cleaned first: Python 3.13 strips docstrings' indentation when compiling, 3.11 and 3.12 do not.
+        doc = inspect.cleandoc(builder.__doc__)
+        start = doc.index("\nArgs:\n") + len("\nArgs:\n")
+        end = doc.find("\n\n", start)  # the blank line that ends the section
+        end = len(doc) if end < 0 else end
+        entries = textwrap.indent(textwrap.dedent(text), "    ").rstrip("\n")
+        builder.__doc__ = f"{doc[:end]}\n{entries}{doc[end:]}"
         return builder
 
     return decorate
