@@ -14,10 +14,11 @@ must fail at least one wrong answer (a hidden test no mistake fails tests nothin
 import pathlib
 import re
 
-import nbformat
 import pytest
 
 pytest.importorskip("otter", reason="the exercises need otter-grader: pip install -e '.[course]'")
+
+import nbformat  # noqa: E402  (comes with otter-grader)
 
 from videokit import grading  # noqa: E402
 
