@@ -164,7 +164,7 @@ def test_r1_penalty_is_half_the_mean_squared_gradient_norm():
     np.testing.assert_allclose(float(r1_penalty(gradients)), expected, rtol=1e-5)
 
 
-def compiled_gan(generator, loss="non_saturating", gradient_penalty=0.0):
+def compiled_gan(generator, loss="non_saturating", gradient_penalty=0.0, mask_penalty=0.0):
     keras.utils.set_random_seed(0)
     gan = VideoGAN(generator, tiny_discriminator(), seed=0)
     gan.compile(
@@ -172,6 +172,7 @@ def compiled_gan(generator, loss="non_saturating", gradient_penalty=0.0):
         keras.optimizers.Adam(1e-3, beta_1=0.5),
         loss=loss,
         gradient_penalty=gradient_penalty,
+        mask_penalty=mask_penalty,
     )
     return gan
 
@@ -205,6 +206,34 @@ def test_fit_trains_both_networks(real_videos, make_generator, loss, gradient_pe
     assert changed(discriminator_before, weights_of(gan.discriminator))
     assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 4
     assert not np.array_equal(seed_before, np.array(gan.seed_generator.state))
+
+
+def mean_mask(gan):
+    latents = gan.sample_latents(8, seed=5)
+    return float(np.mean(keras.ops.convert_to_numpy(gan.generator(latents, training=True)["mask"])))
+
+
+def test_mask_penalty_pushes_the_vgan_mask_towards_the_background(real_videos):
+    masks = {}
+    for penalty in (0.0, 5.0):
+        keras.utils.set_random_seed(0)
+        gan = VideoGAN(tiny_vgan(), tiny_discriminator(), seed=0)
+        gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), mask_penalty=penalty)
+        history = gan.fit(real_videos, batch_size=2, epochs=3, verbose=0).history
+        assert np.all(np.isfinite(history["g_loss"]))
+        masks[penalty] = mean_mask(gan)
+    assert masks[5.0] < masks[0.0] - 0.1, masks  # the penalty is in the generator's gradient
+
+
+def test_mask_penalty_needs_a_generator_that_draws_a_mask():
+    gan = VideoGAN(tiny_mocogan(), tiny_discriminator())
+    assert not gan.generator_draws_mask
+    with pytest.raises(ValueError, match="'mask' output"):
+        gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), mask_penalty=1.0)
+    with pytest.raises(ValueError, match="mask_penalty"):
+        VideoGAN(tiny_vgan(), tiny_discriminator()).compile(
+            keras.optimizers.Adam(), keras.optimizers.Adam(), mask_penalty=-1.0
+        )
 
 
 def test_generate_gives_displayable_reproducible_clips():

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from videokit.data import SHAPE_CLASSES, SYNTHETIC_DATASETS, moving_digits, moving_shapes, synthetic_dataset
+from videokit.data import (
+    SHAPE_CLASSES,
+    SQUARE_DIRECTIONS,
+    SYNTHETIC_DATASETS,
+    moving_digits,
+    moving_shapes,
+    moving_squares,
+    synthetic_dataset,
+)
 
 pytestmark = pytest.mark.backend_independent  # the Keras backend does not matter here
 
@@ -44,6 +52,20 @@ def test_moving_digits_bounce_inside_the_frame():
     assert videos.max() == 255
     assert np.all((videos > 128).sum(axis=(2, 3, 4)) > 20)  # digits are visible in every frame
     np.testing.assert_array_equal(videos, moving_digits(6, num_frames=12, size=48, num_digits=2, seed=1))
+
+
+def test_moving_squares_slide_one_pixel_per_frame_in_their_labelled_direction():
+    videos, labels, class_names = moving_squares(12, num_frames=6, size=14, square_size=3, seed=2)
+    assert videos.shape == (12, 6, 14, 14, 1) and videos.dtype == np.uint8
+    assert class_names == SQUARE_DIRECTIONS and set(np.unique(videos)) == {0, 255}
+    steps = {"move_left": (0, -1), "move_right": (0, 1), "move_up": (-1, 0), "move_down": (1, 0)}
+    for clip, label in zip(videos, labels):
+        corners = np.array([np.argwhere(frame[..., 0])[0] for frame in clip])  # top-left pixel per frame
+        assert (clip[..., 0] > 0).sum(axis=(1, 2)).tolist() == [9] * 6  # the whole square, every frame
+        np.testing.assert_array_equal(np.diff(corners, axis=0), [steps[class_names[label]]] * 5)
+    np.testing.assert_array_equal(videos, moving_squares(12, num_frames=6, size=14, square_size=3, seed=2)[0])
+    with pytest.raises(ValueError, match="size must be at least 8"):
+        moving_squares(2, num_frames=6, size=7, square_size=3)
 
 
 @pytest.mark.parametrize("arguments, match", [

@@ -1,6 +1,6 @@
 """Clip datasets: synthetic sets made on the spot, and folders of real videos.
 
-* ``moving_shapes`` and ``moving_digits`` generate seeded synthetic clips;
+* ``moving_shapes``, ``moving_digits`` and ``moving_squares`` generate seeded synthetic clips;
   ``SYNTHETIC_DATASETS`` / ``synthetic_dataset(name)`` say what each one is
   (channels, labelled or not, class names) and generate it.
 * ``VideoFolder`` reads UCF101/HMDB51-style folders (``official_split`` makes
@@ -12,7 +12,7 @@ first use.
 """
 
 from videokit._lazy import lazy_attributes
-from videokit.data.synthetic import SHAPE_CLASSES, moving_digits, moving_shapes
+from videokit.data.synthetic import SHAPE_CLASSES, SQUARE_DIRECTIONS, moving_digits, moving_shapes, moving_squares
 
 _LAZY = {
     "SyntheticDataset": "datasets",
@@ -25,7 +25,7 @@ _LAZY = {
     "reraise_video_errors": "errors",
 }
 
-__all__ = ["SHAPE_CLASSES", "moving_digits", "moving_shapes", *_LAZY]
+__all__ = ["SHAPE_CLASSES", "SQUARE_DIRECTIONS", "moving_digits", "moving_shapes", "moving_squares", *_LAZY]
 
 __getattr__, _lazy_dir = lazy_attributes(__name__, _LAZY)
 

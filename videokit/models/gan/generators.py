@@ -132,7 +132,9 @@ def vgan_generator(
         video = m * f + (1 - m) * b      (b repeated over time)
 
     so static scenery costs one image and the 3D stream only has to draw what
-    moves. The paper also adds an L1 penalty on ``m``; it is left out here.
+    moves. The paper also adds an L1 penalty on ``m``, which pushes the mask
+    to 0 wherever the background can draw the clip:
+    ``VideoGAN.compile(mask_penalty=...)``.
 
     The number of stride-2 steps is fixed by the frame size (down to about
     4x4); time is doubled in the last steps as far as ``frames`` allows.

@@ -132,6 +132,7 @@ class VideoGAN(keras.Model):
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.loss_kind = "non_saturating"
         self.gradient_penalty = 0.0
+        self.mask_penalty = 0.0
         self.built = True
 
     @property
@@ -144,7 +145,13 @@ class VideoGAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
     def compile(
-        self, d_optimizer, g_optimizer, loss="non_saturating", gradient_penalty=0.0, **kwargs
+        self,
+        d_optimizer,
+        g_optimizer,
+        loss="non_saturating",
+        gradient_penalty=0.0,
+        mask_penalty=0.0,
+        **kwargs,
     ):
         """Configure the two optimizers and the adversarial loss.
 
@@ -155,12 +162,24 @@ class VideoGAN(keras.Model):
             loss: ``"non_saturating"`` or ``"hinge"``.
             gradient_penalty: float >= 0, the weight ``gamma`` of the R1
                 penalty on real clips (0 turns it off; 1 to 10 is usual).
+            mask_penalty: float >= 0, the weight ``lambda`` of VGAN's sparsity
+                prior ``lambda * mean(|m|)`` on the generator's ``"mask"``
+                output, added to the generator loss: it pushes the mask to 0
+                wherever the static background can draw the clip (0 turns it
+                off; needs a generator with a ``"mask"`` output).
             **kwargs: other `keras.Model.compile` arguments (``run_eagerly``,
                 ``jit_compile``, ``steps_per_execution``).
         """
         _check_loss_kind(loss)
         if gradient_penalty < 0:
             raise ValueError(f"`gradient_penalty` must be >= 0, got {gradient_penalty!r}.")
+        if mask_penalty < 0:
+            raise ValueError(f"`mask_penalty` must be >= 0, got {mask_penalty!r}.")
+        if mask_penalty > 0 and not self.generator_draws_mask:
+            raise ValueError(
+                "`mask_penalty` needs a generator with a 'mask' output (like `vgan_generator`); "
+                f"{self.generator.name!r} outputs {self._output_names()}."
+            )
         if d_optimizer is g_optimizer:
             raise ValueError(
                 "`d_optimizer` and `g_optimizer` must be two optimizer instances, got the same one."
@@ -177,6 +196,16 @@ class VideoGAN(keras.Model):
         self.optimizer = _OptimizerPair(d_optimizer, g_optimizer)
         self.loss_kind = loss
         self.gradient_penalty = float(gradient_penalty)
+        self.mask_penalty = float(mask_penalty)
+
+    @property
+    def generator_draws_mask(self):
+        """Whether the generator returns a ``"mask"`` (a VGAN-style two-stream generator)."""
+        return isinstance(self.generator.output, dict) and "mask" in self.generator.output
+
+    def _output_names(self):
+        output = self.generator.output
+        return sorted(output) if isinstance(output, dict) else "one video tensor"
 
     def get_compile_config(self):
         # The two optimizers are not serialized: a reloaded VideoGAN is
@@ -244,9 +273,12 @@ class VideoGAN(keras.Model):
 
     def _generator_objective(self, batch_size):
         """``(g_loss, fake_logits)`` for ``batch_size`` fresh clips."""
-        fake = video_of(self.generator(self.sample_latents(batch_size), training=True))
-        fake_logits = self.discriminator(fake, training=True)
-        return generator_loss(fake_logits, self.loss_kind), fake_logits
+        outputs = self.generator(self.sample_latents(batch_size), training=True)
+        fake_logits = self.discriminator(video_of(outputs), training=True)
+        loss = generator_loss(fake_logits, self.loss_kind)
+        if self.mask_penalty > 0:
+            loss = loss + self.mask_penalty * ops.mean(ops.abs(outputs["mask"]))
+        return loss, fake_logits
 
     def get_config(self):
         return {
