@@ -449,6 +449,14 @@ def is_causal(model, clip):
     return True
 ''',
         },
+        "q4": {
+            "every 3-frame 'same' kernel looks one frame ahead (stacking and dilation ignored)": '''
+q4_look_ahead = {"keras_io": 1, "two_conv3d": 1, "dilated": 1, "padded_before": 0, "padded_after": 2, "backwards": 7}
+''',
+            "padding at the end taken as causal, the backwards ConvLSTM as one frame ahead": '''
+q4_look_ahead = {"keras_io": 1, "two_conv3d": 2, "dilated": 2, "padded_before": 2, "padded_after": 0, "backwards": 1}
+''',
+        },
     },
     "09_video_gans": {
         "q1": {
