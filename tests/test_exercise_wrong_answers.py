@@ -581,6 +581,14 @@ def nearest_class_mean(train_features, train_labels, test_features):
     return ((test_features[:, None, :] - means[None]) ** 2).sum(axis=-1).argmax(axis=1)
 ''',
         },
+        "q4": {
+            "frames drawn with replacement taken for a shortcut (repeats need two frames to see)": '''
+q4_shortcuts = ["c", "d", "e"]
+''',
+            "the reversal taken for a shortcut, the shuffled rows missed": '''
+q4_shortcuts = ["b", "d"]
+''',
+        },
     },
 }
 
