@@ -449,6 +449,14 @@ def is_causal(model, clip):
     return True
 ''',
         },
+        "q4": {
+            "every 3-frame 'same' kernel looks one frame ahead (stacking and dilation ignored)": '''
+q4_look_ahead = {"keras_io": 1, "two_conv3d": 1, "dilated": 1, "padded_before": 0, "padded_after": 2, "backwards": 7}
+''',
+            "padding at the end taken as causal, the backwards ConvLSTM as one frame ahead": '''
+q4_look_ahead = {"keras_io": 1, "two_conv3d": 2, "dilated": 2, "padded_before": 2, "padded_after": 0, "backwards": 1}
+''',
+        },
     },
     "09_video_gans": {
         "q1": {
@@ -571,6 +579,14 @@ def nearest_class_mean(train_features, train_labels, test_features):
     labels = np.asarray(train_labels)
     means = np.stack([train_features[labels == c].mean(axis=0) for c in range(labels.max() + 1)])
     return ((test_features[:, None, :] - means[None]) ** 2).sum(axis=-1).argmax(axis=1)
+''',
+        },
+        "q4": {
+            "frames drawn with replacement taken for a shortcut (repeats need two frames to see)": '''
+q4_shortcuts = ["c", "d", "e"]
+''',
+            "the reversal taken for a shortcut, the shuffled rows missed": '''
+q4_shortcuts = ["b", "d"]
 ''',
         },
     },
