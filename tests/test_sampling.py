@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
+from tests.conftest import frame_index, indexed_frames
 from videokit import io
+from videokit.data import VideoFolder
 from videokit.data.sampling import crop_boxes, dense_clip_indices, segment_indices
 
 pytestmark = pytest.mark.backend_independent  # pure NumPy
@@ -92,3 +94,88 @@ def test_crop_boxes_are_the_centre_or_three_along_the_longer_side():
 def test_bad_arguments_say_what_was_expected(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ----------------------------------------------------------------------------
+# The samplers in a VideoFolder: which frames are read (grey level = 20 + 8 * frame number)
+
+
+@pytest.fixture
+def indexed_folder(tmp_path):
+    """One 30-frame video whose frame k has grey level 20 + 8k, in a one-class folder."""
+    io.write_video(tmp_path / "data" / "count" / "a.mkv", indexed_frames(30, 24, 32), codec="ffv1")
+    return tmp_path / "data"
+
+
+def read_frame_numbers(clip):
+    return [frame_index(frame * 255.0) for frame in clip]
+
+
+def test_a_training_folder_reads_one_frame_from_each_segment_and_an_evaluation_folder_their_centres(indexed_folder):
+    folder = VideoFolder(indexed_folder, num_frames=5, size=(24, 32), sampling="segment")
+    seen = set()
+    for epoch in range(12):
+        frames = read_frame_numbers(folder.load(0, epoch=epoch)[0])
+        assert all(6 * k <= frame < 6 * (k + 1) for k, frame in enumerate(frames)), frames
+        seen.add(tuple(frames))
+    assert len(seen) > 6
+    evaluation = VideoFolder(indexed_folder, num_frames=5, size=(24, 32), sampling="segment", training=False)
+    assert read_frame_numbers(evaluation.load(0, epoch=3)[0]) == [3, 9, 15, 21, 27]
+
+
+def test_dense_is_the_old_random_and_centred_clip_and_uniform_spreads_over_the_video(indexed_folder):
+    options = {"num_frames": 4, "size": (24, 32), "frame_step": 3}
+    training = VideoFolder(indexed_folder, **options)
+    assert training.sampling == "dense"
+    for epoch in range(5):
+        clip = training.load(0, epoch=epoch)[0]
+        np.testing.assert_array_equal(
+            clip, VideoFolder(indexed_folder, sampling="random", **options).load(0, epoch=epoch)[0]
+        )
+        frames = read_frame_numbers(clip)
+        assert np.diff(frames).tolist() == [3, 3, 3] and 0 <= frames[0] <= 20
+    evaluation = VideoFolder(indexed_folder, training=False, **options)
+    assert read_frame_numbers(evaluation.load(0)[0]) == [10, 13, 16, 19]
+    uniform = VideoFolder(indexed_folder, num_frames=5, size=(24, 32), sampling="uniform")
+    assert read_frame_numbers(uniform.load(0)[0]) == [0, 7, 14, 22, 29]
+
+
+def test_views_decode_the_video_once_and_cut_every_clip_and_crop(indexed_folder, monkeypatch):
+    folder = VideoFolder(indexed_folder, num_frames=4, size=(24, 32), frame_step=2, training=False)
+    calls = []
+    read_video = io.read_video
+    monkeypatch.setattr(io, "read_video", lambda *args, **kwargs: calls.append(kwargs) or read_video(*args, **kwargs))
+    views, label = folder.views(0, clips=3)
+    assert len(calls) == 1 and views.shape == (3, 4, 24, 32, 3) and label == 0
+    assert [read_frame_numbers(view) for view in views] == dense_clip_indices(
+        30, 4, 2, num_clips=3, training=False
+    ).tolist()
+    np.testing.assert_array_equal(folder.views(0)[0][0], folder.load(0)[0])  # 1 x 1 is load()'s evaluation clip
+
+
+def test_three_crops_lie_along_the_longer_side_of_frames_resized_with_their_aspect_ratio(tmp_path):
+    ramp = np.broadcast_to((np.arange(64) * 4)[None, None, :, None], (12, 48, 64, 3)).astype(np.uint8)
+    path = io.write_video(tmp_path / "data" / "ramp" / "a.mkv", ramp, codec="ffv1")
+    folder = VideoFolder(tmp_path / "data", num_frames=4, size=24, training=False)
+    views, _ = folder.views(0, clips=1, crops=3)
+    assert views.shape == (3, 4, 24, 24, 3)
+    frames = io.read_video(path, indices=dense_clip_indices(12, 4, num_clips=1, training=False)[0], size=(24, 32))
+    for view, (top, left, height, width) in zip(views, crop_boxes(24, 32, 24, 3)):
+        np.testing.assert_array_equal(view, frames[:, top : top + height, left : left + width] / np.float32(255))
+    assert views[0].mean() < views[1].mean() < views[2].mean()  # left, centre, right
+    resized = VideoFolder(tmp_path / "data", num_frames=4, size=(24, 40), crop_size=24, training=False)
+    assert resized.views(0, crops=3)[0].shape == (3, 4, 24, 24, 3)  # cut from size when crop_size is smaller
+
+
+@pytest.mark.parametrize(
+    "options, views, message",
+    [
+        ({}, {"crops": 2}, "crops must be 1 or 3"),
+        ({}, {"clips": 0}, "clips must be a positive integer; got 0"),
+        ({"sampling": "uniform"}, {"clips": 10}, "sampling 'uniform' gives one clip per video"),
+        ({"sampling": "middle"}, None, "sampling must be one of"),
+    ],
+)
+def test_bad_views_and_samplings_say_what_was_expected(indexed_folder, options, views, message):
+    with pytest.raises(ValueError, match=message):
+        VideoFolder(indexed_folder, num_frames=4, size=24, **options).views(0, **views)
