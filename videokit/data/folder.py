@@ -10,6 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from videokit import io
+from videokit.config import SAMPLINGS
 from videokit.data import sampling as samplers
 from videokit.data import splits
 from videokit.data._locking import HoldsLock
@@ -18,7 +19,6 @@ from videokit.data.splits import VIDEO_SUFFIXES, official_split  # noqa: F401  (
 
 logger = logging.getLogger("videokit")
 
-SAMPLINGS = ("dense", "segment", "uniform")  # what the command line offers; io's policies work too
 _MANY_CLIP_SAMPLINGS = ("dense", "segment", "center", "random")  # "center" and "random": dense's old names
 
 
