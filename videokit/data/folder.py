@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import copy
+import itertools
 import logging
 import os
 import pathlib
@@ -268,9 +269,10 @@ class VideoFolder(HoldsLock):
             frames = io.read_video(path, indices=wanted.reshape(-1), size=size)
         frames = frames.reshape(*wanted.shape, *frames.shape[1:])
         boxes = samplers.crop_boxes(*size, self.crop_size, crops)
-        views = [clip[:, top : top + height, left : left + width]
-                 for clip in frames for top, left, height, width in boxes]
-        return np.stack(views).astype(np.float32) / 255.0, label
+        views = np.empty((len(frames) * crops, *self.clip_shape), np.float32)
+        for number, (clip, (top, left, height, width)) in enumerate(itertools.product(frames, boxes)):
+            np.divide(clip[:, top : top + height, left : left + width], np.float32(255), out=views[number])
+        return views, label
 
     # ------------------------------------------------------------------
     # Getting ready: the cache, unreadable videos, splitting
