@@ -179,3 +179,17 @@ def test_three_crops_lie_along_the_longer_side_of_frames_resized_with_their_aspe
 def test_bad_views_and_samplings_say_what_was_expected(indexed_folder, options, views, message):
     with pytest.raises(ValueError, match=message):
         VideoFolder(indexed_folder, num_frames=4, size=24, **options).views(0, **views)
+
+
+def test_a_run_config_chooses_the_sampling_of_both_folders(indexed_folder):
+    from videokit.config import RunConfig
+    from videokit.training.task import task_for
+
+    for name in ("count/b.mkv", "other/a.mkv", "other/b.mkv"):  # two videos a class: one for validation
+        io.write_video(indexed_folder / name, indexed_frames(30, 24, 32), codec="ffv1")
+    config = RunConfig(model="cnn_lstm", data=str(indexed_folder), clip=(5, 24, 32), sampling="segment")
+    train, validation = task_for(config).folders()
+    assert train.sampling == validation.sampling == "segment" and train.training and not validation.training
+    assert read_frame_numbers(validation.load(0)[0]) == [3, 9, 15, 21, 27]
+    with pytest.raises(ValueError, match="unknown sampling 'tsn'; choose one of dense, segment, uniform"):
+        RunConfig(model="cnn_lstm", data=str(indexed_folder), sampling="tsn")

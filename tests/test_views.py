@@ -10,6 +10,8 @@ from videokit.data import moving_shapes
 from videokit.training.task import task_for
 from videokit.training.views import average_views
 
+pytestmark = pytest.mark.slow  # trains a tiny run: about 20 s on 2 CPU cores
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
