@@ -282,7 +282,8 @@ def _views_line(report):
     views = report["views"]
     compute = f"{report['forward_passes']} forward passes ({views} view{'s' * (views > 1)} per video)"
     if report["gflops_per_view"] is not None:
-        compute += f", {report['gflops_per_view']:.3f} GFLOPs per view = {report['gflops_per_view'] * views:.3f} per video"
+        gflops = report["gflops_per_view"]
+        compute += f", {gflops:.3f} GFLOPs per view = {gflops * views:.3f} per video"
     return (f"video accuracy {report['video_accuracy']:.3f}, clip accuracy {report['clip_accuracy']:.3f} "
             f"(each view alone); {compute}")
 

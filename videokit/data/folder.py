@@ -39,8 +39,10 @@ class VideoFolder(HoldsLock):
     Each clip's frames are chosen by ``sampling`` (see
     ``videokit.data.sampling``), at random places in a training folder and at
     fixed ones in an evaluation folder (``training=False``; ``split()`` and
-    ``official_split`` make theirs so), and resized by FFmpeg; augmentation (``augment=True``) takes one random crop position
-    and one horizontal flip decision per clip, the same for all its frames.
+    ``official_split`` make theirs so), and resized by FFmpeg; augmentation
+    (``augment=True``) takes one random crop position and one horizontal flip
+    decision per clip, the same for all its frames. ``views()`` gives the
+    papers' evaluation views (several clips x crops of a video, decoded once).
 
     Decoding costs more than training a small model on a clip. With
     ``cache_dir`` every video is decoded once, whole, into ``uint8`` frames of

@@ -83,7 +83,8 @@ def evaluate_views(
     """
     check_views(clips, crops, average)
     if path is not None and pathlib.Path(path).exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass overwrite=True (--overwrite) or another path.")
+        raise FileExistsError(f"{path}: already exists; pass --overwrite (overwrite=True) to replace it, "
+                              "or --predictions (predictions=) for another file.")
     folder.prepare(progress=progress)
     rows, labels, predictions, view_hits = [], [], [], 0
     for index in tqdm(range(len(folder)), unit="video", desc="evaluating", disable=not progress):
