@@ -81,7 +81,8 @@ def test_official_ucf101_split_folder_gives_training_and_test_sets(video_folder,
     train, test = official_split(video_folder, lists, split=1, num_frames=4, size=24, augment=True)
     assert [path.name for path, _ in train.samples] == ["v_grow_g01.mp4", "v_bounce_g00.mp4"]
     assert [(path.name, label) for path, label in test.samples] == [("v_move_left_g02.mp4", 2)]
-    assert train.augment and not test.augment and test.sampling == "center"
+    assert train.augment and not test.augment and train.training and not test.training  # centred clips
+    assert train.sampling == test.sampling == "dense"
     same, _ = official_split(video_folder, lists / "trainlist01.txt", num_frames=4, size=24)
     assert same.samples == train.samples
     with pytest.raises(ValueError, match=r"testlist02.txt: the test list of trainlist02.txt is missing"):

@@ -47,6 +47,15 @@ def test_every_format_samples_the_right_frames(make_video, name, options, codec)
     assert [frame_index(frame) for frame in clip] == [7, 10, 13, 16]
 
 
+def test_explicit_indices_come_back_in_their_order_with_repeats(make_video):
+    path = make_video("indices.mp4", keyframe_interval=5)
+    assert io.frame_count(path) == 24
+    clip = io.read_video(path, indices=[[20, 3], [3, 23]], size=(24, 32))
+    assert clip.shape == (4, 24, 32, 3) and [frame_index(frame) for frame in clip] == [20, 3, 3, 23]
+    with pytest.raises(io.VideoReadError, match=r"has 24 frames; indices must be frame numbers from 0 to 23"):
+        io.read_video(path, indices=[0, 24])
+
+
 def test_sampling_policies_choose_the_documented_frames():
     assert io.sample_indices(24).tolist() == list(range(24))
     assert io.sample_indices(24, 4, sampling="uniform").tolist() == [0, 8, 15, 23]

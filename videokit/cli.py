@@ -132,7 +132,7 @@ def _models(arguments):
 
 
 def _add_train(commands):
-    from videokit.config import MODEL_NAMES, PRECISIONS
+    from videokit.config import MODEL_NAMES, PRECISIONS, SAMPLINGS
 
     train = commands.add_parser("train", help="train a video model into a run directory")
     train.add_argument("--model", default="cnn_lstm", metavar="NAME",
@@ -149,6 +149,10 @@ def _add_train(commands):
                             "later clip from there; the first run fills it, later epochs and runs skip decoding")
     train.add_argument("--skip-bad-videos", action="store_true",
                        help="leave out videos that cannot be read (listed once) instead of stopping at the first")
+    train.add_argument("--sampling", default="dense", choices=SAMPLINGS,
+                       help="frames of a folder's videos that make a clip: dense (consecutive frames from a random "
+                            "start; the centred clip for validation), segment (TSN: one frame from each of FRAMES "
+                            "equal segments) or uniform (spread evenly over the whole video)")
     train.add_argument("--epochs", type=int, default=None,
                        help="total epochs (default: 10; with --resume, the run's saved total)")
     train.add_argument("--batch-size", type=int, default=16, help="clips per batch per device")
@@ -186,6 +190,7 @@ def _train(arguments):
         precision=arguments.precision, jit=arguments.jit, strategy=arguments.strategy,
         learning_rate=arguments.learning_rate, split_file=arguments.split_file, split=arguments.split,
         cache=arguments.cache, skip_bad_videos=arguments.skip_bad_videos, seed=arguments.seed,
+        sampling=arguments.sampling,
     )
     run_config.check_run_dir(run_dir, config, resume=arguments.resume, overwrite=arguments.overwrite)
     if arguments.logical_cpus:
@@ -221,27 +226,66 @@ def _split_cpu(count):
 
 
 def _add_evaluate(commands):
-    evaluate = commands.add_parser("evaluate", help="accuracy, per-class report and confusion matrix of a run")
+    evaluate = commands.add_parser(
+        "evaluate", help="accuracy, per-class report and confusion matrix of a run",
+        description="Score a classifier run on its validation videos (or --data). On a folder of videos each video "
+        "is decoded once and scored from CLIPS x CROPS views, their predictions averaged, as papers report "
+        "(e.g. --clips 10 --crops 3); video-level and clip-level (each view alone) accuracy are printed side by side "
+        "and the per-video predictions written to a CSV file.")
     evaluate.add_argument("run_dir", type=pathlib.Path, help="a run directory made by videokit train")
     evaluate.add_argument("--data", default=None, help="evaluate on this data instead of the run's validation split")
     evaluate.add_argument("--output", type=pathlib.Path, default=None,
-                          help="folder for confusion.png (default: the run directory)")
+                          help="folder for confusion.png and the predictions (default: the run directory)")
+    evaluate.add_argument("--clips", type=int, default=1,
+                          help="clips per video, spread evenly over it (folders of videos)")
+    evaluate.add_argument("--crops", type=int, default=1,
+                          help="1: the centre crop; 3: three crops along the longer side of the frame")
+    evaluate.add_argument("--average", default="probabilities", choices=("probabilities", "logits"),
+                          help="what is averaged over a video's views")
+    evaluate.add_argument("--predictions", type=pathlib.Path, default=None, metavar="CSV",
+                          help="per-video predictions file (default: OUTPUT/predictions-CLIPSxCROPS.csv)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing predictions file")
     evaluate.set_defaults(run=_evaluate)
 
 
 def _evaluate(arguments):
+    from videokit.training import views
+
+    views.check_views(arguments.clips, arguments.crops, arguments.average)  # before Keras starts
     import matplotlib
 
     matplotlib.use("Agg")
     from videokit import training
 
-    report = training.evaluate(arguments.run_dir, data=arguments.data, output=arguments.output)
-    print(f"accuracy {report['accuracy']:.3f} on {sum(row['support'] for row in report['per_class'])} clips")
+    report = training.evaluate(arguments.run_dir, data=arguments.data, output=arguments.output,
+                               clips=arguments.clips, crops=arguments.crops, average=arguments.average,
+                               predictions=arguments.predictions, overwrite=arguments.overwrite)
+    support = sum(row["support"] for row in report["per_class"])
+    if report.get("views", 1) == 1:
+        print(f"accuracy {report['accuracy']:.3f} on {support} clips")
+    else:
+        print(f"accuracy {report['accuracy']:.3f} on {support} videos, {arguments.clips} clips x {arguments.crops} "
+              f"crops each, {arguments.average} averaged")
+    if "views" in report:
+        print(_views_line(report))
     print(f"{'class':>16} {'precision':>9} {'recall':>7} {'clips':>6}")
     for row in report["per_class"]:
         print(f"{row['class']:>16} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['support']:>6}")
     print(f"confusion matrix: {report['plot']}")
+    if report.get("predictions_csv"):
+        print(f"per-video predictions: {report['predictions_csv']}")
     return 0
+
+
+def _views_line(report):
+    """Video and clip accuracy side by side, and what they cost."""
+    views = report["views"]
+    compute = f"{report['forward_passes']} forward passes ({views} view{'s' * (views > 1)} per video)"
+    if report["gflops_per_view"] is not None:
+        gflops = report["gflops_per_view"]
+        compute += f", {gflops:.3f} GFLOPs per view = {gflops * views:.3f} per video"
+    return (f"video accuracy {report['video_accuracy']:.3f}, clip accuracy {report['clip_accuracy']:.3f} "
+            f"(each view alone); {compute}")
 
 
 def _add_predict(commands):

@@ -13,6 +13,7 @@ from videokit import registry
 MODEL_NAMES = registry.list_models()  # what --model takes, from the one table of models
 SYNTHETIC_DATA = ("moving_shapes", "moving_digits")  # videokit.data.datasets has their facts; a test keeps both in step
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+SAMPLINGS = ("dense", "segment", "uniform")  # which frames of a video make a clip: videokit.data.sampling
 
 
 @dataclasses.dataclass
@@ -42,6 +43,11 @@ class RunConfig:
             ``videokit.data.VideoFolder``), or ``None`` to decode every clip.
         skip_bad_videos: leave out the videos of a folder that cannot be
             read (listed once) instead of stopping at the first.
+        sampling: which frames of a folder's videos make a clip: ``"dense"``
+            (consecutive frames, a random start in training and the centred
+            clip for validation), ``"segment"`` (TSN: one frame from each of
+            ``frames`` equal segments) or ``"uniform"`` (frames spread evenly
+            over the whole video); see ``videokit.data.VideoFolder``.
         seed: seed for data, initial weights and shuffling.
     """
 
@@ -62,6 +68,7 @@ class RunConfig:
     cache: str = None
     skip_bad_videos: bool = False
     seed: int = 0
+    sampling: str = "dense"
 
     def __post_init__(self):
         self.clip = tuple(int(size) for size in self.clip)
@@ -76,6 +83,11 @@ class RunConfig:
         if self.data not in SYNTHETIC_DATA and not pathlib.Path(self.data).is_dir():
             raise ValueError(f"data must be {' or '.join(SYNTHETIC_DATA)} or a folder of videos; "
                              f"{self.data} is neither.")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"unknown sampling {self.sampling!r}; choose one of {', '.join(SAMPLINGS)}.")
+        if self.sampling != "dense" and self.data in SYNTHETIC_DATA:
+            raise ValueError(f"{self.data} clips are made at the clip length, so there are no frames to sample; "
+                             "--sampling is for folders of videos.")
         if (self.split_file or self.cache or self.skip_bad_videos) and self.data in SYNTHETIC_DATA:
             raise ValueError(f"split files, caches and skipping bad videos are for folders of videos, not "
                              f"{self.data}; leave out --split-file, --cache and --skip-bad-videos.")

@@ -197,6 +197,7 @@ def read_video(
     size=None,
     sampling="uniform",
     seed=None,
+    indices=None,
 ):
     """Decode frames of a video file into a ``uint8`` RGB array.
 
@@ -212,9 +213,14 @@ def read_video(
         sampling: ``"uniform"``, ``"clip"``, ``"center"``, ``"random"`` or
             ``"all"``; see ``sample_indices``.
         seed: seed for ``sampling="random"``.
+        indices: the frame numbers to decode, in any order and with repeats
+            (a sampler's choice, e.g. ``videokit.data.sampling``), instead of
+            ``num_frames``, ``frame_step``, ``start`` and ``sampling``; every
+            frame is decoded once however often it is asked for.
 
     Returns:
-        A ``uint8`` array of shape ``(num_frames, height, width, 3)``.
+        A ``uint8`` array of shape ``(num_frames, height, width, 3)``
+        (``(len(indices), height, width, 3)`` with ``indices``).
         Grayscale and other pixel formats are converted to RGB, and the
         stream's display rotation (phone videos) is applied.
 
@@ -232,14 +238,35 @@ def read_video(
     path = _checked_path(path)
     index = _stream_index(path)
     try:
-        wanted = sample_indices(
-            len(index.timestamps), num_frames, frame_step=frame_step, start=start, sampling=sampling, seed=seed
-        )
+        if indices is not None:
+            wanted = _checked_indices(indices, len(index.timestamps))
+        else:
+            wanted = sample_indices(
+                len(index.timestamps), num_frames, frame_step=frame_step, start=start, sampling=sampling, seed=seed
+            )
     except ValueError as error:
         raise VideoReadError(path, str(error)) from None
     with _reading(path), _open(path) as container:
         stream = _video_stream(container, path)
         return _decode_wanted(container, stream, index, wanted, shape, path)
+
+
+def frame_count(path):
+    """The number of frames of a video, from its packet index (read once per file and cached; no decoding).
+
+    Raises:
+        VideoReadError: the file is missing, empty, not a video or has no
+            video stream.
+    """
+    return len(_stream_index(_checked_path(path)).timestamps)
+
+
+def _checked_indices(indices, total):
+    wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if len(wanted) == 0 or wanted.min() < 0 or wanted.max() >= total:
+        raise ValueError(f"has {total} frames; indices must be frame numbers from 0 to {total - 1}, "
+                         f"got {len(wanted)} from {wanted.min(initial=0)} to {wanted.max(initial=0)}.")
+    return wanted
 
 
 def write_video(path, frames, fps=25, *, codec=None, quality=None, keyframe_interval=None,

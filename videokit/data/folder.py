@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import copy
+import itertools
 import logging
 import os
 import pathlib
@@ -10,12 +11,16 @@ import numpy as np
 from tqdm import tqdm
 
 from videokit import io
+from videokit.config import SAMPLINGS
+from videokit.data import sampling as samplers
 from videokit.data import splits
 from videokit.data._locking import HoldsLock
 from videokit.data.frame_cache import FrameCache
 from videokit.data.splits import VIDEO_SUFFIXES, official_split  # noqa: F401  (their old home)
 
 logger = logging.getLogger("videokit")
+
+_MANY_CLIP_SAMPLINGS = ("dense", "segment", "center", "random")  # "center" and "random": dense's old names
 
 
 class VideoFolder(HoldsLock):
@@ -31,9 +36,13 @@ class VideoFolder(HoldsLock):
       files, with ``split`` (1, 2 or 3) and ``subset`` (``"train"`` or
       ``"test"``) choosing the lines marked 1 or 2.
 
-    Each clip is sampled with ``read_video``'s policies and resized by
-    FFmpeg; augmentation (``augment=True``) takes one random crop position
-    and one horizontal flip decision per clip, the same for all its frames.
+    Each clip's frames are chosen by ``sampling`` (see
+    ``videokit.data.sampling``), at random places in a training folder and at
+    fixed ones in an evaluation folder (``training=False``; ``split()`` and
+    ``official_split`` make theirs so), and resized by FFmpeg; augmentation
+    (``augment=True``) takes one random crop position and one horizontal flip
+    decision per clip, the same for all its frames. ``views()`` gives the
+    papers' evaluation views (several clips x crops of a video, decoded once).
 
     Decoding costs more than training a small model on a clip. With
     ``cache_dir`` every video is decoded once, whole, into ``uint8`` frames of
@@ -59,9 +68,19 @@ class VideoFolder(HoldsLock):
         crop_size: ``(height, width)`` of the crop taken from the resized
             frames (random with ``augment``, centred otherwise); ``None``
             keeps the whole frame.
-        frame_step: distance between frames of a clip.
-        sampling: clip policy, ``"random"`` by default for training; use
-            ``"center"`` or ``"uniform"`` for evaluation.
+        frame_step: distance between frames of a clip (``"dense"``).
+        sampling: which frames make a clip. ``"dense"`` (the default):
+            ``num_frames`` consecutive frames ``frame_step`` apart, from a
+            random start in training and centred in the video for
+            evaluation. ``"segment"`` (TSN): the video cut into
+            ``num_frames`` equal segments, one frame from each, at a random
+            place in training and at the segment's centre for evaluation;
+            short videos repeat frames. ``"uniform"``: ``num_frames`` frames
+            spread evenly from the first to the last, the same every time.
+            ``read_video``'s policies (``"random"``, ``"center"``,
+            ``"clip"``, ``"all"``) are also taken, as they were before.
+        training: random clip positions (``True``) or fixed ones for
+            evaluation (``False``); ``"dense"`` and ``"segment"`` only.
         augment: random crop and horizontal flip, consistent over a clip.
         split_file: an official split list (UCF101) or folder (HMDB51).
         split: HMDB51 split number.
@@ -89,14 +108,17 @@ class VideoFolder(HoldsLock):
     labelled = True
 
     def __init__(self, root, *, num_frames=16, size=(112, 112), crop_size=None, frame_step=1,
-                 sampling="random", augment=False, split_file=None, split=1, subset="train",
-                 skip_bad_videos=False, seed=0, cache_dir=None):
+                 sampling="dense", augment=False, split_file=None, split=1, subset="train",
+                 skip_bad_videos=False, seed=0, cache_dir=None, training=True):
         self.root = pathlib.Path(root)
         if skip_bad_videos not in (True, False):
             raise ValueError(f"skip_bad_videos must be True or False, got {skip_bad_videos!r}.")
-        if sampling not in io.SAMPLING_POLICIES:
-            raise ValueError(f"sampling must be one of {io.SAMPLING_POLICIES}, got {sampling!r}.")
-        self.num_frames, self.frame_step, self.sampling = num_frames, frame_step, sampling
+        policies = (*SAMPLINGS, *(policy for policy in io.SAMPLING_POLICIES if policy not in SAMPLINGS))
+        if sampling not in policies:
+            raise ValueError(f"sampling must be one of {policies}, got {sampling!r}.")
+        if training not in (True, False):
+            raise ValueError(f"training must be True or False, got {training!r}.")
+        self.num_frames, self.frame_step, self.sampling, self.training = num_frames, frame_step, sampling, training
         self.size = _pair(size, "size")
         self.crop_size = _pair(crop_size, "crop_size") if crop_size is not None else self.size
         if self.crop_size[0] > self.size[0] or self.crop_size[1] > self.size[1]:
@@ -208,6 +230,52 @@ class VideoFolder(HoldsLock):
             return (clip.astype(np.float32) / 255.0 if dtype == "float32" else np.ascontiguousarray(clip)), label
         raise io.VideoReadError(self.root, "no readable video left in the dataset.")
 
+    def views(self, index, *, clips=1, crops=1):
+        """Every evaluation view of video ``index``, cut from frames decoded once.
+
+        ``clips`` clips at fixed places (``"dense"``: starts spread evenly
+        over the video; ``"segment"``: offsets spread evenly within the
+        segments), each cut at ``crops`` places (``videokit.data.sampling.
+        crop_boxes``): the centre crop of ``crop_size`` from frames of
+        ``size``, or three crops along the longer side. For three crops the
+        frames are resized to ``size`` when ``crop_size`` is smaller, else so
+        that the crop fits their shorter side with the video's aspect ratio
+        kept. All the frames the views need are decoded in one pass (or taken
+        from the cache, for one crop). One clip and one crop is the clip
+        ``load`` gives an evaluation folder.
+
+        Args:
+            index: video number, from 0 to ``len(self) - 1``.
+            clips: clips per video (at least 1).
+            crops: 1 or 3.
+
+        Returns:
+            ``(views, label)``: ``float32`` views in ``[0, 1]`` of shape
+            ``(clips * crops, *clip_shape)``, clip by clip, crop by crop.
+        """
+        if isinstance(clips, bool) or not isinstance(clips, (int, np.integer)) or clips < 1:
+            raise ValueError(f"clips must be a positive integer; got {clips!r}.")
+        if crops not in samplers.CROP_COUNTS:
+            raise ValueError(f"crops must be 1 or 3 (centre, or three along the longer side); got {crops!r}.")
+        if clips > 1 and self.sampling not in _MANY_CLIP_SAMPLINGS:
+            raise ValueError(f"sampling {self.sampling!r} gives one clip per video; use clips=1, or "
+                             "'dense' or 'segment' sampling for several.")
+        path, label = self.samples[index]
+        size = self.size if crops == 1 or self.size != self.crop_size else self._covering_size(path)
+        if self.cache is not None and size == self.size:
+            frames = self.cache.frames(path)
+            wanted = self._fixed_indices(len(frames), clips, path)
+            frames = frames[wanted.reshape(-1)]
+        else:
+            wanted = self._fixed_indices(io.frame_count(path), clips, path)
+            frames = io.read_video(path, indices=wanted.reshape(-1), size=size)
+        frames = frames.reshape(*wanted.shape, *frames.shape[1:])
+        boxes = samplers.crop_boxes(*size, self.crop_size, crops)
+        views = np.empty((len(frames) * crops, *self.clip_shape), np.float32)
+        for number, (clip, (top, left, height, width)) in enumerate(itertools.product(frames, boxes)):
+            np.divide(clip[:, top : top + height, left : left + width], np.float32(255), out=views[number])
+        return views, label
+
     # ------------------------------------------------------------------
     # Getting ready: the cache, unreadable videos, splitting
 
@@ -310,7 +378,8 @@ class VideoFolder(HoldsLock):
         if empty:
             logger.warning("videokit: %s: no video at all for class%s %s.", self.root,
                            "es" * (len(empty) > 1), ", ".join(map(repr, empty)))
-        validation.sampling, validation.augment = "center", False
+        validation.sampling = "center" if self.sampling == "random" else self.sampling
+        validation.training, validation.augment = False, False
         train.skipped, validation.skipped = list(self.skipped), list(self.skipped)
         return train, validation
 
@@ -319,15 +388,44 @@ class VideoFolder(HoldsLock):
 
     def _read_clip(self, path, rng):
         if self.cache is None:
-            return io.read_video(path, num_frames=self.num_frames, frame_step=self.frame_step,
-                                 size=self.size, sampling=self.sampling, seed=rng)
+            return io.read_video(path, indices=self._clip_indices(io.frame_count(path), rng, path), size=self.size)
         frames = self.cache.frames(path)
+        return frames[self._clip_indices(len(frames), rng, path)]
+
+    def _clip_indices(self, total, rng, path):
+        """The frames of one clip: random places in training, fixed ones otherwise."""
+        if self.sampling in ("dense", "segment") and not self.training:
+            return self._fixed_indices(total, 1, path)[0]
         try:
-            wanted = io.sample_indices(len(frames), self.num_frames, frame_step=self.frame_step,
-                                       sampling=self.sampling, seed=rng)
+            if self.sampling == "dense":
+                io.sample_indices(total, self.num_frames, frame_step=self.frame_step, sampling="clip")  # long enough?
+                return samplers.dense_clip_indices(total, self.num_frames, self.frame_step, training=True, rng=rng)[0]
+            if self.sampling == "segment":
+                return samplers.segment_indices(total, self.num_frames, training=True, rng=rng)[0]
+            return io.sample_indices(total, self.num_frames, frame_step=self.frame_step, sampling=self.sampling,
+                                     seed=rng)
         except ValueError as error:
             raise io.VideoReadError(path, str(error)) from None
-        return frames[wanted]
+
+    def _fixed_indices(self, total, clips, path):
+        """``(clips, num_frames)`` frame indices at fixed places, for evaluation."""
+        try:
+            if self.sampling == "segment":
+                return samplers.segment_indices(total, self.num_frames, training=False, num_clips=clips)
+            policy = "clip" if self.sampling in ("dense", "center", "random") else self.sampling
+            io.sample_indices(total, self.num_frames, frame_step=self.frame_step, sampling=policy)  # long enough?
+            if self.sampling in ("dense", "center", "random"):
+                return samplers.dense_clip_indices(total, self.num_frames, self.frame_step, num_clips=clips,
+                                                   training=False)
+            return io.sample_indices(total, self.num_frames, frame_step=self.frame_step, sampling=self.sampling)[None]
+        except ValueError as error:
+            raise io.VideoReadError(path, str(error)) from None
+
+    def _covering_size(self, path):
+        """The smallest frame size with the video's aspect ratio that ``crop_size`` fits in."""
+        info = io.probe(path)
+        scale = max(self.crop_size[0] / info.height, self.crop_size[1] / info.width)
+        return max(self.crop_size[0], round(info.height * scale)), max(self.crop_size[1], round(info.width * scale))
 
     def _fill_cache(self, progress, workers=None):
         videos = [path for path, _ in self.samples]
@@ -351,6 +449,8 @@ class VideoFolder(HoldsLock):
 
     def _too_short(self, length_of, videos):
         problems = []
+        if self.sampling == "segment":
+            return []  # one frame is enough: segments repeat frames
         policy = "uniform" if self.sampling == "uniform" else "clip"
         for path in videos:
             try:

@@ -54,8 +54,9 @@ def official_split(root, split_path, split=1, **options):
         split: which of the three official splits (1, 2 or 3); ignored when
             ``split_path`` names a training list.
         **options: ``VideoFolder`` arguments (``num_frames``, ``size``,
-            ``augment``, ``cache_dir``...) for the training set; the test set
-            takes the same but samples centred clips without augmentation.
+            ``augment``, ``cache_dir``, ``sampling``...) for the training set;
+            the test set takes the same but samples its clips at fixed places
+            (``training=False``) without augmentation.
 
     Returns:
         A tuple ``(train, test)`` of ``VideoFolder`` objects.
@@ -71,7 +72,9 @@ def official_split(root, split_path, split=1, **options):
     if split not in (1, 2, 3):
         raise ValueError(f"split must be 1, 2 or 3, got {split!r}.")
     train_list = split_path / f"trainlist{split:02d}.txt" if split_path.is_dir() else split_path
-    test_options = dict(options, sampling="center", augment=False)
+    sampling = options.get("sampling", "dense")
+    test_options = dict(options, sampling="center" if sampling == "random" else sampling, training=False,
+                        augment=False)
     if train_list.is_file():
         if "trainlist" not in train_list.name:
             raise ValueError(f"{train_list}: expected a UCF101 training list named like trainlist01.txt.")

@@ -27,18 +27,21 @@ class ClassifierTask(Task):
         return Data(clips[:split], clips[split:], tuple(self.synthetic.class_names), labels[:split], labels[split:])
 
     def _folder_data(self, batch_size):
+        train, validation = self.folders()
+        return Data(train.batches(batch_size, shuffle=True), validation.batches(batch_size, shuffle=False),
+                    tuple(train.class_names))
+
+    def folders(self):
+        """The training and validation ``VideoFolder`` of a run on a folder of videos."""
         from videokit.data import VideoFolder, official_split
 
         config = self.config
         frames, height, width = config.clip
         options = dict(num_frames=frames, size=(height, width), augment=True, seed=config.seed,
-                       cache_dir=config.cache, skip_bad_videos=config.skip_bad_videos)
+                       cache_dir=config.cache, skip_bad_videos=config.skip_bad_videos, sampling=config.sampling)
         if config.split_file:
-            train, validation = official_split(config.data, config.split_file, config.split, **options)
-        else:
-            train, validation = VideoFolder(config.data, **options).split(config.validation_fraction)
-        return Data(train.batches(batch_size, shuffle=True), validation.batches(batch_size, shuffle=False),
-                    tuple(train.class_names))
+            return official_split(config.data, config.split_file, config.split, **options)
+        return VideoFolder(config.data, **options).split(config.validation_fraction)
 
     def build(self, data):
         build = self.model_entry.build_function()
@@ -61,32 +64,47 @@ class ClassifierTask(Task):
 
     def evaluate(self, model, data, output):
         """Accuracy, a per-class report and a confusion matrix on ``data.validation``."""
-        import matplotlib.pyplot as plt
-
-        from videokit import viz
-
         labels, predictions = predict_labels(model, data.validation, data.validation_targets)
-        count = len(data.class_names)
-        confusion = np.zeros((count, count), dtype=int)
-        np.add.at(confusion, (labels, predictions), 1)
-        per_class = []
-        for index, name in enumerate(data.class_names):
-            predicted, support = confusion[:, index].sum(), confusion[index].sum()
-            precision = confusion[index, index] / predicted if predicted else 0.0
-            recall = confusion[index, index] / support if support else 0.0
-            per_class.append({"class": name, "precision": float(precision), "recall": float(recall),
-                              "support": int(support)})
-        output = pathlib.Path(output)
-        output.mkdir(parents=True, exist_ok=True)
-        plt.close(viz.plot_confusion_matrix(labels, predictions, data.class_names, path=output / "confusion.png"))
-        return {"accuracy": float(np.mean(labels == predictions)), "per_class": per_class,
-                "confusion": confusion.tolist(), "plot": str(output / "confusion.png")}
+        return report(labels, predictions, data.class_names, output)
+
+    def evaluate_views(self, model, output, *, clips, crops, average, path, overwrite, progress):
+        """``evaluate`` on the validation videos, each scored from ``clips`` x ``crops`` views averaged."""
+        from videokit.training.views import evaluate_views
+
+        _, validation = self.folders()
+        scores = evaluate_views(model, validation, clips=clips, crops=crops, average=average,
+                                batch_size=self.config.batch_size, path=path, overwrite=overwrite, progress=progress)
+        labels, predictions = scores.pop("labels"), scores.pop("predictions")
+        return {**report(labels, predictions, validation.class_names, output), **scores}
 
     def predict_video(self, model, clip, path, run_dir, *, top_k, steps, output):
         probabilities = model.predict(clip[None], verbose=0)[0]
         class_names = json.loads((pathlib.Path(run_dir) / "classes.json").read_text())
         best = np.argsort(probabilities)[::-1][:top_k]
         return [(class_names[i], float(probabilities[i])) for i in best]
+
+
+def report(labels, predictions, class_names, output):
+    """Accuracy, per-class precision and recall, and the confusion matrix (drawn to ``output/confusion.png``)."""
+    import matplotlib.pyplot as plt
+
+    from videokit import viz
+
+    count = len(class_names)
+    confusion = np.zeros((count, count), dtype=int)
+    np.add.at(confusion, (labels, predictions), 1)
+    per_class = []
+    for index, name in enumerate(class_names):
+        predicted, support = confusion[:, index].sum(), confusion[index].sum()
+        precision = confusion[index, index] / predicted if predicted else 0.0
+        recall = confusion[index, index] / support if support else 0.0
+        per_class.append({"class": name, "precision": float(precision), "recall": float(recall),
+                          "support": int(support)})
+    output = pathlib.Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    plt.close(viz.plot_confusion_matrix(labels, predictions, class_names, path=output / "confusion.png"))
+    return {"accuracy": float(np.mean(labels == predictions)), "per_class": per_class,
+            "confusion": confusion.tolist(), "plot": str(output / "confusion.png")}
 
 
 def predict_labels(model, inputs, labels=None):
