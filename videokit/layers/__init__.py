@@ -3,7 +3,9 @@
 from videokit._lazy import lazy_attributes
 
 _LAYER_MODULES = {
+    "CausalConv3D": "causal_conv3d",
     "Conv2Plus1D": "conv2plus1d",
+    "CumulativeAverage": "cumulative_average",
     "FeatureFusion": "feature_fusion",
     "MaskedComposite": "masked_composite",
     "NonLocalBlock": "nonlocal_block",

@@ -10,6 +10,8 @@ from videokit._lazy import lazy_attributes
 # Public names that are not registered builders: {name: module under videokit.models}.
 _OTHER_NAMES = {
     "rollout": "convlstm",
+    "stream": "streaming",
+    "VideoStream": "streaming",
     "VideoGAN": "gan",
     "video_discriminator": "gan",
     "video_of": "gan",

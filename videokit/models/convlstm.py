@@ -2,9 +2,8 @@
 
 import keras
 import numpy as np
-from keras import ops
 
-from videokit.models import _common
+from videokit.models import _common, streaming
 
 PRESETS = {
     # Close to the Moving MNIST model of Shi et al. 2015: 64x64 frames, three
@@ -126,46 +125,13 @@ def rollout(model, context, steps):
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"rollout expects steps to be a positive integer; got {steps!r}.")
 
-    step = _step_function(model, batch_size=context.shape[0])
+    live = streaming.stream(model, batch_size=context.shape[0])
     for frame in range(context.shape[1]):
-        prediction = step(context[:, frame])
+        prediction = live.step(context[:, frame])
     forecasts = [prediction]
     for _ in range(steps - 1):
-        forecasts.append(step(forecasts[-1]))
+        forecasts.append(live.step(forecasts[-1]))
     return np.stack(forecasts, axis=1).astype("float32")
-
-
-def _step_function(model, batch_size):
-    """Returns `step(frame) -> prediction` that runs `model` one frame at a time.
-
-    The step is a compiled model whose inputs and outputs are the frame and the
-    ConvLSTM states (`h`, `c` of every layer). Its ConvLSTM layers are copies of
-    those of `model` that also return their states.
-    """
-    frame = keras.Input(shape=model.input_shape[2:])
-    hidden, state_inputs, state_outputs = frame, [], []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.layers.ConvLSTM2D):
-            states = [keras.Input(shape=layer.output.shape[2:]) for _ in ("h", "c")]
-            stepper = keras.layers.ConvLSTM2D.from_config({**layer.get_config(), "return_state": True})
-            hidden, *new_states = stepper(ops.expand_dims(hidden, 1), initial_state=states)
-            stepper.set_weights(layer.get_weights())
-            hidden = hidden[:, 0]
-            state_inputs += states
-            state_outputs += new_states
-        else:  # A per-frame layer: apply it to a clip of one frame.
-            hidden = layer(ops.expand_dims(hidden, 1))[:, 0]
-    step_model = keras.Model([frame, *state_inputs], [hidden, *state_outputs])
-    states = [np.zeros((batch_size, *state.shape[1:]), "float32") for state in state_inputs]
-
-    def step(frame):
-        nonlocal states
-        prediction, *states = step_model.predict_on_batch([frame, *states])
-        return prediction
-
-    return step
 
 
 def _validate_context(model, context):
