@@ -40,7 +40,7 @@ def main(argv=None):
         return 130
 
 
-_KERAS_COMMANDS = ("train", "evaluate", "predict", "bench")
+_KERAS_COMMANDS = ("train", "evaluate", "predict", "export", "bench")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -86,6 +86,7 @@ def _parser():
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
+    _add_export(commands)
     _add_bench(commands)
     _add_grade(commands)
 
@@ -309,6 +310,28 @@ def _predict(arguments):
             print(f"{path}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in result))
         else:
             print(f"{path}: predicted continuation written to {result}")
+    return 0
+
+
+def _add_export(commands):
+    from videokit.export import FORMATS
+
+    export = commands.add_parser("export", help="write a trained model as SavedModel, ONNX or TFLite, checked")
+    export.add_argument("run_dir", type=pathlib.Path, help="a run directory made by videokit train")
+    export.add_argument("--format", required=True, choices=FORMATS,
+                        help="savedmodel (TensorFlow Serving), onnx (onnxruntime), tflite (LiteRT, 2D models)")
+    export.add_argument("--output", type=pathlib.Path, default=None,
+                        help="file to write (default: RUN_DIR/export/savedmodel, model.onnx or model.tflite)")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export")
+    export.set_defaults(run=_export)
+
+
+def _export(arguments):
+    from videokit.export import export_run
+
+    result = export_run(arguments.run_dir, arguments.format, output=arguments.output, overwrite=arguments.overwrite)
+    print(f"{result.path}: {result.format}; its own runtime gives the Keras model's outputs "
+          f"(largest difference {result.max_difference:.1g} on a random clip)")
     return 0
 
 

@@ -12,6 +12,7 @@ import gc
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -267,3 +268,42 @@ def collect_pipelines(timeout=10.0):
         time.sleep(0.01)
         quiet = quiet + 1 if _loading.running == 0 else 0
     gc.collect()
+
+
+def run_saved_model(path, clips):
+    """Outputs of the SavedModel at ``path`` (written by ``keras.Model.export``) on ``clips``, run by TensorFlow."""
+    tf = tensorflow("checking a SavedModel export")
+    exported = tf.saved_model.load(str(path))  # kept while serve() runs: it owns the variables
+    return np.asarray(exported.serve(clips))
+
+
+def run_tflite(path, clips):
+    """Outputs of the TFLite model at ``path`` on ``clips``, run by the LiteRT interpreter.
+
+    Raises ``ValueError`` when the interpreter cannot run the model: 3D
+    convolutions and pooling and recurrent loops need TensorFlow ops that plain
+    LiteRT does not have (the "Flex" delegate of a full TensorFlow build).
+    """
+    tf = tensorflow("checking a TFLite export")
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        Interpreter = tf.lite.Interpreter  # noqa: N806 (the class, as TensorFlow names it)
+    with warnings.catch_warnings():  # TensorFlow's copy warns that it moved to ai_edge_litert
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = Interpreter(model_path=str(path))
+    first_input, first_output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(first_input["index"], clips.shape)
+    try:
+        interpreter.allocate_tensors()
+    except RuntimeError as error:
+        if "Select TensorFlow op" not in str(error):
+            raise
+        raise ValueError(
+            "tflite: the LiteRT interpreter cannot run this model, which needs TensorFlow ops LiteRT lacks "
+            "(3D convolutions and pooling, recurrent loops); export savedmodel or onnx instead, or use a "
+            "model of 2D layers such as early_fusion."
+        ) from None
+    interpreter.set_tensor(first_input["index"], clips)
+    interpreter.invoke()
+    return np.asarray(interpreter.get_tensor(first_output["index"]))
