@@ -6,6 +6,7 @@ _LAYER_MODULES = {
     "CausalConv3D": "causal_conv3d",
     "Conv2Plus1D": "conv2plus1d",
     "CumulativeAverage": "cumulative_average",
+    "EdgePaddedConv3D": "edge_padded_conv3d",
     "FeatureFusion": "feature_fusion",
     "MaskedComposite": "masked_composite",
     "NonLocalBlock": "nonlocal_block",

@@ -10,6 +10,7 @@ from videokit._lazy import lazy_attributes
 # Public names that are not registered builders: {name: module under videokit.models}.
 _OTHER_NAMES = {
     "rollout": "convlstm",
+    "inflate": "inflation",
     "stream": "streaming",
     "VideoStream": "streaming",
     "VideoGAN": "gan",
