@@ -194,6 +194,21 @@ def test_grad_cam_peaks_in_the_only_region_a_model_sees():
         assert clip_map[:, : rows[0] - 1].max() == 0 and clip_map[:, :, : columns[0] - 1].max() == 0
 
 
+def test_grad_cam_explains_the_residual_sum_when_a_skip_connection_goes_around_the_last_conv():
+    keras.utils.set_random_seed(5)
+    clips = keras.Input((4, 6, 6, 2))
+    x = keras.layers.Conv3D(3, 3, padding="same", activation="relu")(clips)
+    residual = keras.layers.Conv3D(3, 3, padding="same", name="last_conv")(x)
+    x = keras.layers.Add(name="block_sum")([x, residual])
+    x = keras.layers.GlobalAveragePooling3D()(keras.layers.ReLU()(x))
+    model = keras.Model(clips, keras.layers.Dense(2, activation="softmax")(x))
+    data = np.random.default_rng(5).normal(size=(2, 4, 6, 6, 2)).astype("float32")
+    np.testing.assert_allclose(explain.grad_cam(model, data, class_index=1),
+                               explain.grad_cam(model, data, class_index=1, layer_name="block_sum"), atol=1e-7)
+    with pytest.raises(ValueError, match="grad_cam needs everything after layer 'last_conv' to depend on its output"):
+        explain.grad_cam(model, data, layer_name="last_conv")
+
+
 def test_grad_cam_says_which_layer_it_needs():
     model = one_frame_classifier(0)
     with pytest.raises(ValueError, match="found none; name the layer to explain with layer_name="):

@@ -204,8 +204,11 @@ def grad_cam(model, clips, class_index=None, *, layer_name=None, upsample=True):
             scaled as the model expects.
         class_index: the class to explain, an integer or one per clip;
             ``None``: each clip's predicted class.
-        layer_name: the layer whose output is explained; by default the last
-            ``Conv3D`` or ``TimeDistributed(Conv2D)`` layer.
+        layer_name: the layer whose output is explained. By default the last
+            ``Conv3D`` or ``TimeDistributed(Conv2D)`` layer or, where a skip
+            connection goes around it (a ResNet block), the first later layer
+            with a ``(N, T', H', W', C)`` output that the rest of the model
+            depends on alone (the block's residual sum).
         upsample: resize the maps to the clip's ``(T, H, W)`` by separable
             linear interpolation with half-pixel centres (the convention of
             ``keras.ops.image.resize``; maps already of that size are
@@ -225,7 +228,7 @@ def grad_cam(model, clips, class_index=None, *, layer_name=None, upsample=True):
     clips = np.asarray(clips, dtype="float32")
     single = clips.ndim == 4
     clips = _check_clips(clips[None] if single else clips, "grad_cam")
-    layer = _explained_layer(model, layer_name)
+    layer, per_frame = _explained_layer(model, layer_name)
     features_model, score_of = _split_at(model, layer)
     features = features_model(clips)
     if class_index is None:
@@ -233,7 +236,6 @@ def grad_cam(model, clips, class_index=None, *, layer_name=None, upsample=True):
     target = ops.convert_to_tensor(_one_hot(class_index, len(clips), model.output_shape[-1]))
     gradients = _input_gradient(lambda values: ops.sum(score_of(values) * target, axis=-1), features)
     features, gradients = ops.convert_to_numpy(features), ops.convert_to_numpy(gradients)
-    per_frame = isinstance(layer, keras.layers.TimeDistributed)
     weights = gradients.mean(axis=(2, 3) if per_frame else (1, 2, 3), keepdims=True)
     maps = np.maximum(np.sum(weights * features, axis=-1), 0.0)
     if upsample:
@@ -242,15 +244,32 @@ def grad_cam(model, clips, class_index=None, *, layer_name=None, upsample=True):
 
 
 def _explained_layer(model, layer_name):
+    """``(layer, per_frame)``: the named layer, or the last video convolution where the model splits."""
     if layer_name is not None:
-        return model.get_layer(layer_name)
-    for layer in reversed(model.layers):
-        if _is_video_convolution(layer):
-            return layer
+        layer = model.get_layer(layer_name)
+        return layer, isinstance(layer, keras.layers.TimeDistributed)
+    convolutions = [index for index, layer in enumerate(model.layers) if _is_video_convolution(layer)]
+    if not convolutions:
+        raise ValueError(
+            f"grad_cam looks for a Conv3D or TimeDistributed(Conv2D) layer in {model.name!r} and found none; "
+            f"name the layer to explain with layer_name= (one of {[layer.name for layer in model.layers]})."
+        )
+    last = model.layers[convolutions[-1]]
+    for layer in model.layers[convolutions[-1] :]:
+        if len(layer.output.shape) == 5 and _splits_at(model, layer):
+            return layer, isinstance(last, keras.layers.TimeDistributed)
     raise ValueError(
-        f"grad_cam looks for a Conv3D or TimeDistributed(Conv2D) layer in {model.name!r} and found none; "
-        f"name the layer to explain with layer_name= (one of {[layer.name for layer in model.layers]})."
+        f"grad_cam cannot split {model.name!r} after its last convolution {last.name!r} (a skip connection "
+        f"goes around every later video-shaped layer); name the layer to explain with layer_name=."
     )
+
+
+def _splits_at(model, layer):
+    try:
+        keras.Model(layer.output, model.output)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_video_convolution(layer):
