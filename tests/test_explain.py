@@ -252,3 +252,32 @@ def test_explain_imports_without_tensorflow_on_jax():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok"
+
+
+# ------------------------------------------------------------- command line
+
+
+@pytest.mark.slow  # trains a tiny c3d run and explains a video in subprocesses (~25 s)
+@pytest.mark.backend_independent
+def test_videokit_explain_prints_the_top_class_and_draws_the_grad_cam(tmp_path):
+    from videokit import io
+    from videokit.data import moving_shapes
+
+    def videokit(*arguments):
+        environment = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3")
+        return subprocess.run([sys.executable, "-m", "videokit", *arguments], cwd=tmp_path, env=environment,
+                              capture_output=True, text=True, timeout=600, check=False)
+
+    trained = videokit("train", "--model", "c3d", "--epochs", "1", "--run-dir", "run", "--samples", "24",
+                       "--clip", "8x32x32", "--batch-size", "8")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    videos, _, names = moving_shapes(1, num_frames=12, size=48, seed=9)
+    io.write_video(tmp_path / "clip.mp4", videos[0])
+    result = videokit("explain", "run", "clip.mp4", "--output", "pictures")
+    assert result.returncode == 0, result.stderr[-3000:]
+    video, answer = result.stdout.strip().splitlines()[-1].split(": ", 1)
+    class_name, probability = answer.split(";")[0].split()
+    assert video == "clip.mp4" and class_name in names and 0 < float(probability) <= 1
+    assert (tmp_path / "pictures" / "clip.explain.png").stat().st_size > 0
+    refused = videokit("explain", "nowhere", "clip.mp4")
+    assert refused.returncode == 2 and "not a videokit run directory" in refused.stderr.splitlines()[-1]

@@ -40,7 +40,7 @@ def main(argv=None):
         return 130
 
 
-_KERAS_COMMANDS = ("train", "evaluate", "predict", "bench")
+_KERAS_COMMANDS = ("train", "evaluate", "predict", "explain", "bench")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -86,6 +86,7 @@ def _parser():
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
+    _add_explain(commands)
     _add_bench(commands)
     _add_grade(commands)
 
@@ -265,6 +266,23 @@ def _predict(arguments):
             print(f"{path}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in result))
         else:
             print(f"{path}: predicted continuation written to {result}")
+    return 0
+
+
+def _add_explain(commands):
+    explain = commands.add_parser("explain", help="classify a video and draw where the top class is (Grad-CAM)")
+    explain.add_argument("run_dir", type=pathlib.Path, help="a classifier run directory made by videokit train")
+    explain.add_argument("video", type=pathlib.Path, help="a video file")
+    explain.add_argument("--output", type=pathlib.Path, default=None,
+                         help="folder for <video>.explain.png (default: beside the video)")
+    explain.set_defaults(run=_explain)
+
+
+def _explain(arguments):
+    from videokit import explain
+
+    result = explain.explain_video(arguments.run_dir, arguments.video, output=arguments.output)
+    print(f"{arguments.video}: {result['class']} {result['probability']:.3f}; Grad-CAM drawn in {result['picture']}")
     return 0
 
 

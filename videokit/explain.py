@@ -396,3 +396,52 @@ def _check_clips(clips, caller):
         raise ValueError(f"{caller} expects a batch of clips (N, time, height, width, channels); "
                          f"got shape {clips.shape}.")
     return clips
+
+
+# ------------------------------------------------------- a run on a video
+
+
+def explain_video(run_dir, path, *, output=None, max_frames=8):
+    """Classify a video file with a classifier run and draw where its top class is (Grad-CAM).
+
+    Args:
+        run_dir: a finished classifier run (made by ``videokit train``).
+        path: a video file; its clip is read as the run's model takes it.
+        output: folder for ``<video name>.explain.png`` (default: beside the video).
+        max_frames: frames drawn in the picture, evenly spaced.
+
+    Returns:
+        A dict: ``class`` (the top class's name), ``probability`` and
+        ``picture`` (the path of the frame grid: the clip with its Grad-CAM
+        overlay under it).
+
+    Example:
+
+    >>> explain_video("runs/c3d", "clip.mp4")["class"]  # doctest: +SKIP
+    'move_left'
+    """
+    import json
+    import pathlib
+
+    import matplotlib.pyplot as plt
+
+    from videokit import viz
+    from videokit.training.task import task_for
+    from videokit.training.using import load_run
+
+    config, model = load_run(run_dir)
+    task = task_for(config)
+    if task.name != "classifier":
+        raise ValueError(f"{run_dir} holds a {config.model} {task.name}; explain works on classifiers.")
+    clip = task.clip_from_video(path)
+    probabilities = model.predict(clip[None], verbose=0)[0]
+    top = int(np.argmax(probabilities))
+    class_name = json.loads((pathlib.Path(run_dir) / "classes.json").read_text())[top]
+    blended = overlay(clip, grad_cam(model, clip, class_index=top))
+    folder = pathlib.Path(output) if output is not None else pathlib.Path(path).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    picture = folder / f"{pathlib.Path(path).stem}.explain.png"
+    rgb_clip = np.broadcast_to(clip, clip.shape[:3] + (3,))
+    plt.close(viz.frame_grid(np.stack([rgb_clip, blended]), max_frames=max_frames,
+                             titles=["clip", f"Grad-CAM\n{class_name}"], path=picture))
+    return {"class": class_name, "probability": float(probabilities[top]), "picture": picture}
