@@ -209,6 +209,13 @@ def test_grad_cam_explains_the_residual_sum_when_a_skip_connection_goes_around_t
         explain.grad_cam(model, data, layer_name="last_conv")
 
 
+def test_grad_cam_upsamples_like_keras_bilinear_resize_frame_by_frame():
+    maps = np.random.default_rng(6).uniform(size=(2, 3, 4, 5)).astype("float32")
+    frames = keras.ops.image.resize(maps.reshape(6, 4, 5, 1), (8, 15), interpolation="bilinear", antialias=False)
+    expected = keras.ops.convert_to_numpy(frames).reshape(2, 3, 8, 15)
+    np.testing.assert_allclose(explain._resize(maps, (3, 8, 15)), expected, atol=1e-6)
+
+
 def test_grad_cam_says_which_layer_it_needs():
     model = one_frame_classifier(0)
     with pytest.raises(ValueError, match="found none; name the layer to explain with layer_name="):
