@@ -220,6 +220,9 @@ def test_grad_cam_says_which_layer_it_needs():
     model = one_frame_classifier(0)
     with pytest.raises(ValueError, match="found none; name the layer to explain with layer_name="):
         explain.grad_cam(model, np.zeros((1, 5, 4, 4, 1)))
+    flatten = next(layer.name for layer in model.layers if isinstance(layer, keras.layers.Flatten))
+    with pytest.raises(ValueError, match=rf"video-shaped output .*; layer '{flatten}' gives \(None, 16\)"):
+        explain.grad_cam(model, np.zeros((1, 5, 4, 4, 1)), layer_name=flatten)
 
 
 # ------------------------------------------------------------------ overlay

@@ -247,6 +247,9 @@ def _explained_layer(model, layer_name):
     """``(layer, per_frame)``: the named layer, or the last video convolution where the model splits."""
     if layer_name is not None:
         layer = model.get_layer(layer_name)
+        if len(layer.output.shape) != 5:
+            raise ValueError(f"grad_cam explains a layer with video-shaped output (batch, time, height, width, "
+                             f"channels); layer {layer_name!r} gives {tuple(layer.output.shape)}.")
         return layer, isinstance(layer, keras.layers.TimeDistributed)
     convolutions = [index for index, layer in enumerate(model.layers) if _is_video_convolution(layer)]
     if not convolutions:
