@@ -50,7 +50,7 @@ def test_package_imports_and_feeds_keras_without_tensorflow(tmp_path):
         sys.meta_path.insert(0, BlockTensorFlow())
         import keras
         import videokit
-        from videokit import io, viz
+        from videokit import explain, io, viz
         from videokit.data import VideoFolder, moving_shapes
         import videokit.layers, videokit.models
         for name in videokit.layers.__all__ + videokit.models.__all__:

@@ -40,7 +40,7 @@ def main(argv=None):
         return 130
 
 
-_KERAS_COMMANDS = ("train", "evaluate", "predict", "export", "bench")
+_KERAS_COMMANDS = ("train", "evaluate", "predict", "explain", "export", "bench")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -86,6 +86,7 @@ def _parser():
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
+    _add_explain(commands)
     _add_export(commands)
     _add_bench(commands)
     _add_grade(commands)
@@ -332,6 +333,23 @@ def _export(arguments):
     result = export_run(arguments.run_dir, arguments.format, output=arguments.output, overwrite=arguments.overwrite)
     print(f"{result.path}: {result.format}; its own runtime gives the Keras model's outputs "
           f"(largest difference {result.max_difference:.1g} on a random clip)")
+    return 0
+
+
+def _add_explain(commands):
+    explain = commands.add_parser("explain", help="classify a video and draw where the top class is (Grad-CAM)")
+    explain.add_argument("run_dir", type=pathlib.Path, help="a classifier run directory made by videokit train")
+    explain.add_argument("video", type=pathlib.Path, help="a video file")
+    explain.add_argument("--output", type=pathlib.Path, default=None,
+                         help="folder for <video>.explain.png (default: beside the video)")
+    explain.set_defaults(run=_explain)
+
+
+def _explain(arguments):
+    from videokit import explain
+
+    result = explain.explain_video(arguments.run_dir, arguments.video, output=arguments.output)
+    print(f"{arguments.video}: {result['class']} {result['probability']:.3f}; Grad-CAM drawn in {result['picture']}")
     return 0
 
 
