@@ -4,6 +4,10 @@ from videokit._lazy import lazy_attributes
 
 _LAYER_MODULES = {
     "CausalConv3D": "causal_conv3d",
+    "ClipCutMix": "clip_augmentation",
+    "ClipMixUp": "clip_augmentation",
+    "ClipRandomFlip": "clip_augmentation",
+    "ClipRandomResizedCrop": "clip_augmentation",
     "Conv2Plus1D": "conv2plus1d",
     "CumulativeAverage": "cumulative_average",
     "EdgePaddedConv3D": "edge_padded_conv3d",
