@@ -50,7 +50,9 @@ class ClassToken(keras.layers.Layer):
 
     def call(self, inputs):
         token = ops.cast(self.token, inputs.dtype)
-        tokens = ops.broadcast_to(token, (ops.shape(inputs)[0], 1, ops.shape(inputs)[2]))
+        tokens = ops.broadcast_to(
+            token, (ops.shape(inputs)[0], 1, ops.shape(inputs)[2])
+        )
         return ops.concatenate([tokens, inputs], axis=1)
 
     def compute_output_shape(self, input_shape):
@@ -58,4 +60,7 @@ class ClassToken(keras.layers.Layer):
         return (batch, None if length is None else length + 1, dim)
 
     def get_config(self):
-        return {**super().get_config(), "initializer": keras.initializers.serialize(self.initializer)}
+        return {
+            **super().get_config(),
+            "initializer": keras.initializers.serialize(self.initializer),
+        }

@@ -14,7 +14,9 @@ MODES = ("joint", "separable")
 
 def _positive_int(layer, name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{layer} expects {name} to be a positive int; got {name}={value!r}.")
+        raise ValueError(
+            f"{layer} expects {name} to be a positive int; got {name}={value!r}."
+        )
     return value
 
 
@@ -79,7 +81,9 @@ class SpaceTimePositionEmbedding(keras.layers.Layer):
         self.num_frames = _positive_int(name, "num_frames", num_frames)
         self.num_patches = _positive_int(name, "num_patches", num_patches)
         if mode not in MODES:
-            raise ValueError(f"{name} expects mode to be one of {MODES}; got mode={mode!r}.")
+            raise ValueError(
+                f"{name} expects mode to be one of {MODES}; got mode={mode!r}."
+            )
         self.mode = mode
         self.class_token = bool(class_token)
         self.embeddings_initializer = keras.initializers.get(
@@ -92,7 +96,11 @@ class SpaceTimePositionEmbedding(keras.layers.Layer):
         return self.num_frames * self.num_patches + int(self.class_token)
 
     def build(self, input_shape):
-        if len(input_shape) != 3 or input_shape[1] != self.num_tokens or input_shape[2] is None:
+        if (
+            len(input_shape) != 3
+            or input_shape[1] != self.num_tokens
+            or input_shape[2] is None
+        ):
             raise ValueError(
                 f"{type(self).__name__} expects tokens (batch, {self.num_tokens}, embed_dim): "
                 f"{self.num_frames} frames x {self.num_patches} patches"
@@ -137,5 +145,7 @@ class SpaceTimePositionEmbedding(keras.layers.Layer):
             "num_patches": self.num_patches,
             "mode": self.mode,
             "class_token": self.class_token,
-            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            "embeddings_initializer": keras.initializers.serialize(
+                self.embeddings_initializer
+            ),
         }
