@@ -36,7 +36,7 @@ def _check_tubelets(model, shape, tubelet_size):
             model,
             "input_shape",
             shape,
-            f"time a multiple of {t} and height and width multiples of {h} and {w} "
+            f"time, height and width multiples of {t}, {h} and {w} "
             f"(the clip is cut into {t}x{h}x{w} tubelets)",
         )
 
