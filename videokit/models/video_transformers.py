@@ -41,6 +41,15 @@ def _check_tubelets(model, shape, tubelet_size):
         )
 
 
+def _zero_centred(clips):
+    """Pixels in ``[0, 1]`` moved to ``[-1, 1]``, as Scenic's ``zero_centering``.
+
+    Without it the tokens of different clips share a large common part (the
+    mean brightness), and the small presets stay at chance for many epochs.
+    """
+    return keras.layers.Rescaling(2.0, offset=-1.0, name="zero_centering")(clips)
+
+
 def _class_token_readout(tokens):
     """The class token's state ``(batch, embed_dim)``: the first of ``(batch, tokens, embed_dim)``."""
     length = tokens.shape[1]
@@ -150,6 +159,7 @@ def vivit(
 
     Returns:
         A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
+        of pixels in ``[0, 1]`` (moved to ``[-1, 1]`` inside, as Scenic does)
         to class probabilities ``(batch, num_classes)`` in float32; with
         ``include_top=False``, to the temporal encoder's normalised tokens
         ``(batch, 1 + n_t, embed_dim)``, the class token first.
@@ -185,7 +195,7 @@ def vivit(
     dim = settings["embed_dim"]
 
     clips = _common.clip_input(shape)
-    x = TubeletEmbedding(dim, tubelet, name="tubelet_embedding")(clips)
+    x = TubeletEmbedding(dim, tubelet, name="tubelet_embedding")(_zero_centred(clips))
     x = keras.layers.Reshape((n_t, n_h * n_w, dim), name="tokens_per_time_step")(x)
     x = keras.layers.TimeDistributed(
         _spatial_encoder(settings, n_h * n_w), name="spatial"
@@ -275,6 +285,7 @@ def timesformer(
 
     Returns:
         A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
+        of pixels in ``[0, 1]`` (moved to ``[-1, 1]`` inside, as Scenic does)
         to class probabilities ``(batch, num_classes)`` in float32; with
         ``include_top=False``, to the normalised tokens ``(batch, 1 + time *
         patches, embed_dim)``, the class token first.
@@ -310,7 +321,7 @@ def timesformer(
     clips = _common.clip_input(shape)
     x = TubeletEmbedding(
         settings["embed_dim"], (1, patch, patch), name="patch_embedding"
-    )(clips)
+    )(_zero_centred(clips))
     x = ClassToken(name="add_class_token")(x)
     x = SpaceTimePositionEmbedding(
         frames, patches, mode="separable", class_token=True, name="position_embedding"
