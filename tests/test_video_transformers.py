@@ -128,7 +128,7 @@ def test_clips_the_tubelets_do_not_tile_get_the_one_phrasing(
 @pytest.mark.slow
 @pytest.mark.parametrize("builder", [timesformer, vivit])
 def test_small_preset_fits_a_few_clips_well_above_chance(builder):
-    """Training works end to end: 32 clips of 8 classes are fitted far above chance (1/8)."""
+    """Training works end to end: 32 clips of 8 classes are fitted above chance (1/8)."""
     keras.utils.set_random_seed(0)
     videos, labels, _ = moving_shapes(32, num_frames=8, size=32, seed=0)
     clips = videos.astype("float32") / 255.0
@@ -138,6 +138,6 @@ def test_small_preset_fits_a_few_clips_well_above_chance(builder):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(clips, labels, batch_size=8, epochs=30, verbose=0)
+    model.fit(clips, labels, batch_size=8, epochs=40, verbose=0)
     loss, accuracy = model.evaluate(clips, labels, verbose=0)
     assert loss < np.log(8) - 0.3 and accuracy >= 0.25, (loss, accuracy)
