@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import assert_keras_file_round_trip
+from videokit import benchmark
 from videokit.layers import TubeletEmbedding
 
 
@@ -74,3 +75,9 @@ def test_keras_file_round_trip(tmp_path):
     assert TubeletEmbedding.from_config(config).get_config() == config
     clips = np.random.default_rng(0).normal(size=(2, 4, 8, 8, 3)).astype("float32")
     assert_keras_file_round_trip(model, clips, tmp_path / "tubelets.keras")
+
+
+def test_counts_its_multiply_adds_for_the_benchmark():
+    inputs = keras.Input((4, 8, 8, 3))
+    model = keras.Model(inputs, TubeletEmbedding(6, patch_size=(2, 4, 4))(inputs))
+    assert benchmark.count_macs(model) == (2 * 2 * 2) * (2 * 4 * 4 * 3) * 6

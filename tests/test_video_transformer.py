@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import assert_keras_file_round_trip
+from videokit import benchmark
 from videokit.layers import (
     DividedSpaceTimeBlock,
     MultiHeadSelfAttention,
@@ -245,3 +246,22 @@ def test_keras_file_round_trip(tmp_path):
             == layer.get_config()
         )
     assert_keras_file_round_trip(model, tokens((2, 9, 8)), tmp_path / "blocks.keras")
+
+
+def test_blocks_count_their_multiply_adds_for_the_benchmark():
+    tokens, dim, mlp, frames, patches = 1 + 2 * 4, 8, 16, 2, 4
+    inputs = keras.Input((tokens, dim))
+    x = DividedSpaceTimeBlock(2, mlp, num_frames=frames)(inputs)
+    model = keras.Model(inputs, TransformerBlock(2, mlp)(x))
+    joint = 4 * tokens * dim * dim + 2 * tokens * tokens * dim + 2 * tokens * dim * mlp
+    divided = (
+        patches
+        * (4 * frames * dim * dim + 2 * frames * frames * dim)  # time, per position
+        + frames * patches * dim * dim  # the Dense after it
+        + frames
+        * (
+            4 * (1 + patches) * dim * dim + 2 * (1 + patches) ** 2 * dim
+        )  # space, per frame
+        + 2 * tokens * dim * mlp
+    )
+    assert benchmark.count_macs(model) == joint + divided

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from videokit import benchmark
 from videokit.data import moving_shapes
 from videokit.layers import (
     DividedSpaceTimeBlock,
@@ -141,3 +142,20 @@ def test_small_preset_fits_a_few_clips_well_above_chance(builder):
     model.fit(clips, labels, batch_size=8, epochs=40, verbose=0)
     loss, accuracy = model.evaluate(clips, labels, verbose=0)
     assert loss < np.log(8) - 0.3 and accuracy >= 0.25, (loss, accuracy)
+
+
+@pytest.mark.parametrize(
+    "builder, published",
+    [
+        (
+            timesformer,
+            196e9,
+        ),  # Bertasius et al. 2021, table 1: divided space-time, 0.59 TFLOPs for 3 views
+        (vivit, 284e9),  # Arnab et al. 2021, table 1: factorised encoder, 284 GFLOPs
+    ],
+)
+def test_paper_multiply_adds_match_the_published_flops(builder, published):
+    with keras.StatelessScope(initialize_variables=False):
+        macs = benchmark.count_macs(builder())
+    keras.backend.clear_session()
+    assert abs(macs - published) / published < 0.01, macs

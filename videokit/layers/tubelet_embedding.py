@@ -5,6 +5,8 @@ Arnab et al. 2021, "ViViT: A Video Vision Transformer"
 it is the patch embedding of ViT and TimeSformer.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -98,6 +100,11 @@ class TubeletEmbedding(keras.layers.Layer):
                 f"got shape {sizes}."
             )
         return tuple(size // patch for size, patch in zip(sizes[1:4], self.patch_size))
+
+    def multiply_adds(self, input_shape):
+        """Multiply-accumulates for one clip ``(time, height, width, channels)``."""
+        tokens = math.prod(self.grid_shape((None, *input_shape)))
+        return tokens * math.prod(self.patch_size) * input_shape[-1] * self.embed_dim
 
     def build(self, input_shape):
         self.grid_shape(input_shape)

@@ -122,6 +122,12 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         return (outputs, maps) if return_attention_scores else outputs
 
     @staticmethod
+    def multiply_adds(input_shape):
+        """Multiply-accumulates for one sequence ``(tokens, embed_dim)``: projections, ``QK^T``, ``AV``."""
+        tokens, dim = input_shape
+        return 4 * tokens * dim * dim + 2 * tokens * tokens * dim
+
+    @staticmethod
     def attention_maps(query, key):
         """``softmax(Q K^T / sqrt(d_h))`` in float32: ``(batch, heads, queries, keys)``."""
         query, key = ops.cast(query, "float32"), ops.cast(key, "float32")
@@ -189,6 +195,9 @@ class _PreNormBlock(keras.layers.Layer):
             (*input_shape[:-1], self.mlp_dim),
         )
 
+    def _mlp_multiply_adds(self, tokens, dim):
+        return 2 * tokens * dim * self.mlp_dim
+
     def _mlp_residual(self, x):
         return x + self.mlp_output(self.mlp_hidden(self.mlp_norm(x)))
 
@@ -239,6 +248,12 @@ class TransformerBlock(_PreNormBlock):
     >>> tuple(block(keras.random.normal((3, 5, 8))).shape)
     (3, 5, 8)
     """
+
+    def multiply_adds(self, input_shape):
+        """Multiply-accumulates for one example ``(tokens, embed_dim)``."""
+        tokens, dim = input_shape
+        attention = MultiHeadSelfAttention.multiply_adds((tokens, dim))
+        return attention + self._mlp_multiply_adds(tokens, dim)
 
     def build(self, input_shape):
         _check_tokens(self, input_shape)
@@ -331,6 +346,17 @@ class DividedSpaceTimeBlock(_PreNormBlock):
                 f"embed_dim) with num_frames={self.num_frames}; got shape {tuple(input_shape)}."
             )
         return (tokens - 1) // self.num_frames
+
+    def multiply_adds(self, input_shape):
+        """Multiply-accumulates for one example ``(1 + num_frames * num_patches, embed_dim)``."""
+        tokens, dim = input_shape
+        frames, patches = self.num_frames, self._num_patches((None, *input_shape))
+        temporal = patches * MultiHeadSelfAttention.multiply_adds((frames, dim))
+        temporal_dense = frames * patches * dim * dim
+        spatial = frames * MultiHeadSelfAttention.multiply_adds((1 + patches, dim))
+        return (
+            temporal + temporal_dense + spatial + self._mlp_multiply_adds(tokens, dim)
+        )
 
     def build(self, input_shape):
         num_patches = self._num_patches(input_shape)
