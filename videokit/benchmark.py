@@ -52,6 +52,8 @@ def _shape_macs(layer, input_shape, output_shape, repeat):
     if name in ("LSTM", "GRU", "SimpleRNN"):
         gates = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[name]
         return repeat * input_shape[0] * gates * layer.units * (input_shape[-1] + layer.units)
+    if hasattr(layer, "multiply_adds"):  # layers that count their own: transformer blocks, tubelets
+        return repeat * layer.multiply_adds(tuple(input_shape))
     if hasattr(layer, "spatial_conv") and hasattr(layer, "temporal_conv"):  # Conv2Plus1D
         middle_shape = layer.spatial_conv.compute_output_shape((None, *input_shape))[1:]
         return (_shape_macs(layer.spatial_conv, input_shape, middle_shape, repeat)

@@ -194,6 +194,28 @@ for _name, _description in (
         description=_description,
     )
 register_model(
+    "vivit",
+    task="classifier",
+    module="videokit.models.video_transformers",
+    builder="vivit",
+    presets={
+        "paper": "ViViT-B/16x2 factorised encoder on Kinetics-400: 32x224x224 clips, 12 spatial + 4 temporal layers, 400 classes",
+        "small": "8x32x32 clips, 2x8x8 tubelets, 32-d tokens, 2 + 2 layers of 2 heads, 8 classes",
+    },
+    description="ViViT factorised encoder: a transformer per frame, then one over time (Arnab et al. 2021)",
+)
+register_model(
+    "timesformer",
+    task="classifier",
+    module="videokit.models.video_transformers",
+    builder="timesformer",
+    presets={
+        "paper": "TimeSformer-B on Kinetics-400: 8x224x224 clips, 16x16 patches, 12 layers of 768, 400 classes",
+        "small": "8x32x32 clips, 8x8 patches, 32-d tokens, 2 layers of 2 heads, 8 classes",
+    },
+    description="TimeSformer: divided space-time attention, time then space in every block (Bertasius et al. 2021)",
+)
+register_model(
     "convlstm",
     task="predictor",
     module="videokit.models.convlstm",

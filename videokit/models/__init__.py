@@ -17,6 +17,7 @@ _OTHER_NAMES = {
     "video_discriminator": "gan",
     "video_of": "gan",
     "discriminator_loss": "gan",
+    "VideoMAE": "videomae",
     "generator_loss": "gan",
 }
 _MODEL_MODULES = {
