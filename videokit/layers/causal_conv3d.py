@@ -10,15 +10,7 @@ processed with a buffer of the last ``k_t - 1`` inputs instead of the whole clip
 import keras
 from keras import ops
 
-
-def _triple(value, name):
-    values = (value,) * 3 if isinstance(value, int) else tuple(value)
-    if len(values) != 3 or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ValueError(
-            f"`{name}` must be a positive int or a tuple of three positive ints "
-            f"(time, height, width), got {value!r}."
-        )
-    return values
+from videokit.layers._arguments import positive_int, triple
 
 
 @keras.saving.register_keras_serializable(package="videokit")
@@ -77,10 +69,8 @@ class CausalConv3D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"`filters` must be a positive int, got {filters!r}.")
-        self.filters = filters
-        self.kernel_size = _triple(kernel_size, "kernel_size")
+        self.filters = positive_int("CausalConv3D", "filters", filters)
+        self.kernel_size = triple("CausalConv3D", "kernel_size", kernel_size)
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

@@ -8,16 +8,7 @@ import math
 
 import keras
 
-
-def _triple(value, name):
-    """Return ``value`` as a tuple of three positive ints (an int is repeated)."""
-    values = (value,) * 3 if isinstance(value, int) else tuple(value)
-    if len(values) != 3 or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ValueError(
-            f"`{name}` must be a positive int or a tuple of three positive ints "
-            f"(time, height, width), got {value!r}."
-        )
-    return values
+from videokit.layers._arguments import triple
 
 
 def intermediate_channels(kernel_size, in_channels, filters):
@@ -46,7 +37,7 @@ def intermediate_channels(kernel_size, in_channels, filters):
     >>> intermediate_channels((3, 3, 3), 64, 64)
     144
     """
-    time, height, width = _triple(kernel_size, "kernel_size")
+    time, height, width = triple("intermediate_channels", "kernel_size", kernel_size)
     for name, value in (("in_channels", in_channels), ("filters", filters)):
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
@@ -150,8 +141,8 @@ class Conv2Plus1D(keras.layers.Layer):
                 f"got {intermediate_filters!r}."
             )
         self.filters = filters
-        self.kernel_size = _triple(kernel_size, "kernel_size")
-        self.strides = _triple(strides, "strides")
+        self.kernel_size = triple("Conv2Plus1D", "kernel_size", kernel_size)
+        self.strides = triple("Conv2Plus1D", "strides", strides)
         self.padding = padding
         self.intermediate_filters = intermediate_filters
         self.use_batch_norm = use_batch_norm

@@ -9,15 +9,9 @@ https://arxiv.org/abs/2102.05095).
 import keras
 from keras import ops
 
+from videokit.layers._arguments import positive_int
+
 MODES = ("joint", "separable")
-
-
-def _positive_int(layer, name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"{layer} expects {name} to be a positive int; got {name}={value!r}."
-        )
-    return value
 
 
 @keras.saving.register_keras_serializable(package="videokit")
@@ -78,8 +72,8 @@ class SpaceTimePositionEmbedding(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.num_frames = _positive_int(name, "num_frames", num_frames)
-        self.num_patches = _positive_int(name, "num_patches", num_patches)
+        self.num_frames = positive_int(name, "num_frames", num_frames)
+        self.num_patches = positive_int(name, "num_patches", num_patches)
         if mode not in MODES:
             raise ValueError(
                 f"{name} expects mode to be one of {MODES}; got mode={mode!r}."

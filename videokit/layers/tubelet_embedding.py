@@ -10,16 +10,7 @@ import math
 import keras
 from keras import ops
 
-
-def _triple(value):
-    """``value`` as a tuple of three positive ints, or ``ValueError``."""
-    values = (value,) * 3 if isinstance(value, int) else tuple(value)
-    if len(values) != 3 or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ValueError(
-            "TubeletEmbedding expects patch_size to be a positive int or three positive "
-            f"ints (time, height, width); got patch_size={value!r}."
-        )
-    return values
+from videokit.layers._arguments import triple
 
 
 @keras.saving.register_keras_serializable(package="videokit")
@@ -77,7 +68,7 @@ class TubeletEmbedding(keras.layers.Layer):
                 f"TubeletEmbedding expects embed_dim to be a positive int; got {embed_dim!r}."
             )
         self.embed_dim = embed_dim
-        self.patch_size = _triple(patch_size)
+        self.patch_size = triple("TubeletEmbedding", "patch_size", patch_size)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 

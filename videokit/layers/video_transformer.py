@@ -18,6 +18,8 @@ import math
 import keras
 from keras import ops
 
+from videokit.layers._arguments import positive_int
+
 
 def _check_tokens(layer, input_shape):
     if len(input_shape) != 3 or input_shape[-1] is None:
@@ -25,14 +27,6 @@ def _check_tokens(layer, input_shape):
             f"{type(layer).__name__} expects tokens (batch, tokens, embed_dim) with a known "
             f"embed_dim; got shape {tuple(input_shape)}."
         )
-
-
-def _positive_int(layer, name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"{layer} expects {name} to be a positive int; got {name}={value!r}."
-        )
-    return value
 
 
 @keras.saving.register_keras_serializable(package="videokit")
@@ -79,7 +73,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self, num_heads, use_bias=True, kernel_initializer="glorot_uniform", **kwargs
     ):
         super().__init__(**kwargs)
-        self.num_heads = _positive_int(type(self).__name__, "num_heads", num_heads)
+        self.num_heads = positive_int(type(self).__name__, "num_heads", num_heads)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
@@ -158,8 +152,8 @@ class _PreNormBlock(keras.layers.Layer):
     def __init__(self, num_heads, mlp_dim, layer_norm_epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.num_heads = _positive_int(name, "num_heads", num_heads)
-        self.mlp_dim = _positive_int(name, "mlp_dim", mlp_dim)
+        self.num_heads = positive_int(name, "num_heads", num_heads)
+        self.mlp_dim = positive_int(name, "mlp_dim", mlp_dim)
         self.layer_norm_epsilon = layer_norm_epsilon
 
     def _sublayer(self, layer, input_shape):
@@ -335,7 +329,7 @@ class DividedSpaceTimeBlock(_PreNormBlock):
         super().__init__(
             num_heads, mlp_dim, layer_norm_epsilon=layer_norm_epsilon, **kwargs
         )
-        self.num_frames = _positive_int(type(self).__name__, "num_frames", num_frames)
+        self.num_frames = positive_int(type(self).__name__, "num_frames", num_frames)
 
     def _num_patches(self, input_shape):
         _check_tokens(self, input_shape)
