@@ -169,6 +169,11 @@ def _add_train(commands):
     train.add_argument("--logical-cpus", type=int, default=0, metavar="N",
                        help="split the CPU into N logical devices, to try --strategy mirrored without GPUs")
     train.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's learning rate")
+    train.add_argument("--init-from", default=None, metavar="PATH",
+                       help="start from the weights of a run directory or a .keras file (layers matched by name "
+                            "and shape; a head with other classes starts fresh)")
+    train.add_argument("--freeze", default="none", choices=("none", "backbone"),
+                       help="backbone: train only the 'predictions' head (transfer learning's first stage)")
     train.add_argument("--seed", type=int, default=0, help="seed for the data, the initial weights and shuffling")
     train.add_argument("--run-dir", type=pathlib.Path, default=None, help="where the run goes (default: runs/MODEL)")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
@@ -192,7 +197,7 @@ def _train(arguments):
         precision=arguments.precision, jit=arguments.jit, strategy=arguments.strategy,
         learning_rate=arguments.learning_rate, split_file=arguments.split_file, split=arguments.split,
         cache=arguments.cache, skip_bad_videos=arguments.skip_bad_videos, seed=arguments.seed,
-        sampling=arguments.sampling,
+        sampling=arguments.sampling, init_from=arguments.init_from, freeze=arguments.freeze,
     )
     run_config.check_run_dir(run_dir, config, resume=arguments.resume, overwrite=arguments.overwrite)
     if arguments.logical_cpus:

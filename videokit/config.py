@@ -49,6 +49,11 @@ class RunConfig:
             ``frames`` equal segments) or ``"uniform"`` (frames spread evenly
             over the whole video); see ``videokit.data.VideoFolder``.
         seed: seed for data, initial weights and shuffling.
+        init_from: start from the weights of another run (a run directory) or
+            a ``.keras`` file: every layer whose name and weight shapes match
+            (see ``videokit.training.transfer``).
+        freeze: ``"none"``, or ``"backbone"`` to train only the
+            ``"predictions"`` head.
     """
 
     model: str = "cnn_lstm"
@@ -69,6 +74,8 @@ class RunConfig:
     skip_bad_videos: bool = False
     seed: int = 0
     sampling: str = "dense"
+    init_from: str = None
+    freeze: str = "none"
 
     def __post_init__(self):
         self.clip = tuple(int(size) for size in self.clip)
@@ -91,6 +98,10 @@ class RunConfig:
         if (self.split_file or self.cache or self.skip_bad_videos) and self.data in SYNTHETIC_DATA:
             raise ValueError(f"split files, caches and skipping bad videos are for folders of videos, not "
                              f"{self.data}; leave out --split-file, --cache and --skip-bad-videos.")
+        if self.freeze not in ("none", "backbone"):
+            raise ValueError(f"unknown freeze {self.freeze!r}; choose 'none' or 'backbone'.")
+        if self.init_from and not pathlib.Path(self.init_from).exists():
+            raise ValueError(f"--init-from {self.init_from}: no such run directory or .keras file.")
         if self.epochs < 1 or self.batch_size < 1 or self.samples < 2:
             raise ValueError("epochs and batch_size must be at least 1 and samples at least 2.")
 

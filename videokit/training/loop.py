@@ -77,11 +77,25 @@ def _train_task(task, config, run_dir, resume, verbose):
 def _model_for(task, run_dir, data, state):
     """A new model, or the checkpoint's, with whatever a kill left unsaved after it redone."""
     if state["epochs_done"] == 0:
-        return task.build(data)
+        return _new_model(task, data)
     model = task.restore(run_dir, data)
     runs.check_optimizer_steps(model, task, state, run_dir / task.checkpoint)
     for _, step in runs.finishing_steps(run_dir, task, model, state):
         step()
+    return model
+
+
+def _new_model(task, data):
+    """A freshly built model, with ``--init-from`` weights and ``--freeze`` applied."""
+    from videokit.training import transfer
+
+    model, config = task.build(data), task.config
+    if config.init_from:
+        copied, skipped = transfer.initialise_from(model, config.init_from)
+        not_copied = "".join(f"; not {name}: {why}" for name, why in skipped.items())
+        print(f"weights from {config.init_from}: {len(copied)} of {len(copied) + len(skipped)} layers{not_copied}")
+    if config.freeze != "none":
+        print(f"backbone frozen: {transfer.freeze(model, config.freeze):,} weights left to train")
     return model
 
 
