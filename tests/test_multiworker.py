@@ -1,0 +1,80 @@
+"""Multi-worker training: where the cluster comes from, the shards, and two real TensorFlow workers."""
+
+import json
+
+import pytest
+
+from videokit.cluster import Cluster, expand_nodelist, resolve_cluster, shard_indices
+
+
+def tf_config(workers, index):
+    return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+
+
+def test_explicit_flags():
+    cluster, addresses = resolve_cluster(coordinator="localhost:2000", num_workers=3, worker_index=2, environ={})
+    assert cluster == Cluster(3, 2, "localhost:2000") and addresses is None and not cluster.is_chief
+    assert cluster.worker_addresses() == ["localhost:2000", "localhost:2001", "localhost:2002"]
+
+
+def test_tf_config():
+    environ = {"TF_CONFIG": tf_config(["a:1", "b:2"], 0)}
+    cluster, addresses = resolve_cluster(environ=environ)
+    assert cluster == Cluster(2, 0, "a:1") and cluster.is_chief and addresses == ["a:1", "b:2"]
+
+
+def test_explicit_flags_agreeing_with_tf_config():
+    environ = {"TF_CONFIG": tf_config(["a:1", "b:2"], 1)}
+    cluster, _ = resolve_cluster(coordinator="a:1", num_workers=2, worker_index=1, environ=environ)
+    assert cluster.worker_index == 1
+
+
+def test_slurm():
+    environ = {"SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_STEP_NODELIST": "gpu[07-08,10],cpu1",
+               "SLURM_JOB_NODELIST": "ignored"}
+    cluster, _ = resolve_cluster(environ=environ)
+    assert cluster == Cluster(4, 2, "gpu07:12355")
+    environ = {"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "solo"}
+    assert resolve_cluster(coordinator_port=999, environ=environ)[0] == Cluster(1, 0, "solo:999")
+
+
+def test_explicit_flags_come_before_slurm():
+    environ = {"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_NODELIST": "n1"}
+    assert resolve_cluster(coordinator="h:5", num_workers=2, worker_index=1, environ=environ)[0] == Cluster(2, 1, "h:5")
+
+
+def test_expand_nodelist():
+    assert expand_nodelist("node[01-03,07]") == ["node01", "node02", "node03", "node07"]
+    assert expand_nodelist("a,b[9-10]x,c") == ["a", "b9x", "b10x", "c"]
+
+
+@pytest.mark.parametrize("arguments, environ, message", [
+    ({"coordinator": "h:1", "num_workers": 2, "worker_index": 2}, {}, "worker index must be in 0..1 for 2 workers"),
+    ({"coordinator": "h:1", "num_workers": 0, "worker_index": 0}, {}, "number of workers must be at least 1"),
+    ({"coordinator": "h", "num_workers": 2, "worker_index": 0}, {}, "coordinator must be HOST:PORT"),
+    ({"num_workers": 2}, {}, "go together; give all three"),
+    ({}, {}, "found none"),
+    ({}, {"TF_CONFIG": "{not json"}, "TF_CONFIG must be JSON like"),
+    ({}, {"TF_CONFIG": json.dumps({"cluster": {"worker": []}, "task": {"index": 0}})}, "TF_CONFIG must be JSON"),
+    ({}, {"TF_CONFIG": tf_config(["a:1"], 1)}, "worker index must be in 0..0"),
+    ({"coordinator": "a:1", "num_workers": 3, "worker_index": 0}, {"TF_CONFIG": tf_config(["a:1", "b:2"], 0)},
+     "disagree with TF_CONFIG"),
+    ({}, {"SLURM_PROCID": "x", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}, "must be whole numbers"),
+    ({}, {"SLURM_PROCID": "0", "SLURM_NTASKS": "2"}, "must name the nodes"),
+    ({}, {"SLURM_PROCID": "3", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}, "worker index must be in 0..1"),
+    ({}, {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[3-1]"}, "cannot expand"),
+    ({}, {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[a-b]"}, "cannot expand"),
+])
+def test_errors_say_what_was_expected(arguments, environ, message):
+    with pytest.raises(ValueError, match=message) as error:
+        resolve_cluster(**arguments, environ=environ)
+    assert "\n" not in str(error.value)
+
+
+def test_shards_are_disjoint_equal_and_cover_all_but_the_remainder():
+    shards = [shard_indices(11, Cluster(3, index, "h:1")) for index in range(3)]
+    assert [len(shard) for shard in shards] == [3, 3, 3]
+    assert sorted(sum(shards, [])) == list(range(9))
+    assert shard_indices(5, None) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="cannot be shared by 3 workers"):
+        shard_indices(2, Cluster(3, 0, "h:1"))
