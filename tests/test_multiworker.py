@@ -12,35 +12,38 @@ def tf_config(workers, index):
 
 
 def test_explicit_flags():
-    cluster, addresses = resolve_cluster(coordinator="localhost:2000", num_workers=3, worker_index=2, environ={})
-    assert cluster == Cluster(3, 2, "localhost:2000") and addresses is None and not cluster.is_chief
+    cluster = resolve_cluster(coordinator="localhost:2000", num_workers=3, worker_index=2, environ={})
+    assert cluster == Cluster(3, 2, "localhost:2000") and not cluster.is_chief
     assert cluster.worker_addresses() == ["localhost:2000", "localhost:2001", "localhost:2002"]
 
 
 def test_tf_config():
     environ = {"TF_CONFIG": tf_config(["a:1", "b:2"], 0)}
-    cluster, addresses = resolve_cluster(environ=environ)
-    assert cluster == Cluster(2, 0, "a:1") and cluster.is_chief and addresses == ["a:1", "b:2"]
+    cluster = resolve_cluster(environ=environ)
+    assert cluster == Cluster(2, 0, "a:1", ("a:1", "b:2")) and cluster.is_chief
+    assert cluster.worker_addresses() == ["a:1", "b:2"]
 
 
 def test_explicit_flags_agreeing_with_tf_config():
     environ = {"TF_CONFIG": tf_config(["a:1", "b:2"], 1)}
-    cluster, _ = resolve_cluster(coordinator="a:1", num_workers=2, worker_index=1, environ=environ)
+    cluster = resolve_cluster(coordinator="a:1", num_workers=2, worker_index=1, environ=environ)
     assert cluster.worker_index == 1
 
 
 def test_slurm():
     environ = {"SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_STEP_NODELIST": "gpu[07-08,10],cpu1",
                "SLURM_JOB_NODELIST": "ignored"}
-    cluster, _ = resolve_cluster(environ=environ)
-    assert cluster == Cluster(4, 2, "gpu07:12355")
-    environ = {"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "solo"}
-    assert resolve_cluster(coordinator_port=999, environ=environ)[0] == Cluster(1, 0, "solo:999")
+    cluster = resolve_cluster(environ=environ)
+    assert (cluster.num_workers, cluster.worker_index, cluster.coordinator) == (4, 2, "gpu07:12355")
+    assert cluster.worker_addresses() == ["gpu07:12355", "gpu08:12355", "gpu10:12355", "cpu1:12355"]
+    environ = {"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_JOB_NODELIST": "n[1-2]"}  # two tasks a node
+    assert resolve_cluster(coordinator_port=999, environ=environ).worker_addresses() == [
+        "n1:999", "n1:1000", "n2:999", "n2:1000"]
 
 
 def test_explicit_flags_come_before_slurm():
     environ = {"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_NODELIST": "n1"}
-    assert resolve_cluster(coordinator="h:5", num_workers=2, worker_index=1, environ=environ)[0] == Cluster(2, 1, "h:5")
+    assert resolve_cluster(coordinator="h:5", num_workers=2, worker_index=1, environ=environ) == Cluster(2, 1, "h:5")
 
 
 def test_expand_nodelist():

@@ -19,11 +19,15 @@ class Cluster:
         num_workers: how many processes train together.
         worker_index: this process's index, ``0 <= worker_index < num_workers``.
         coordinator: ``"HOST:PORT"`` of worker 0, where the others connect.
+        workers: ``"HOST:PORT"`` of every worker, where known (TF_CONFIG,
+            SLURM); TensorFlow needs them. Empty: all on the coordinator's
+            host, on the ports after its own.
     """
 
     num_workers: int
     worker_index: int
     coordinator: str
+    workers: tuple = ()
 
     def __post_init__(self):
         if self.num_workers < 1:
@@ -41,10 +45,9 @@ class Cluster:
         return self.worker_index == 0
 
     def worker_addresses(self):
-        """``HOST:PORT`` of every worker, for TF_CONFIG: the coordinator's host, one port after another.
-
-        Only a ``TF_CONFIG`` given by the user names other hosts; then ``resolve_cluster`` keeps its list.
-        """
+        """``HOST:PORT`` of every worker, for TF_CONFIG: ``workers``, or the coordinator's host, port after port."""
+        if self.workers:
+            return list(self.workers)
         host, _, port = self.coordinator.rpartition(":")
         return [f"{host}:{int(port) + index}" for index in range(self.num_workers)]
 
@@ -59,8 +62,7 @@ def resolve_cluster(*, coordinator=None, num_workers=None, worker_index=None, co
     the coordinator, on ``coordinator_port`` (default 12355).
 
     Returns:
-        ``(cluster, worker_addresses)``: the addresses are ``TF_CONFIG``'s
-        list when it gave one, else ``None``.
+        A ``Cluster``.
     """
     environ = os.environ if environ is None else environ
     explicit = (coordinator, num_workers, worker_index)
@@ -75,11 +77,11 @@ def resolve_cluster(*, coordinator=None, num_workers=None, worker_index=None, co
             raise ValueError(f"--num-workers {num_workers} --worker-index {worker_index} disagree with TF_CONFIG "
                              f"({tf_config.num_workers} workers, index {tf_config.worker_index}); unset TF_CONFIG "
                              "or leave out the flags.")
-        return cluster, None
+        return cluster
     if tf_config is not None:
-        return tf_config, _tf_config_workers(environ["TF_CONFIG"])
+        return tf_config
     if "SLURM_PROCID" in environ:
-        return _slurm_cluster(environ, coordinator_port or DEFAULT_PORT), None
+        return _slurm_cluster(environ, coordinator_port or DEFAULT_PORT)
     raise ValueError("--strategy multi-worker needs --coordinator HOST:PORT --num-workers N --worker-index I, "
                      "a TF_CONFIG, or a SLURM job (srun); found none.")
 
@@ -96,11 +98,7 @@ def _tf_config(text):
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ValueError('TF_CONFIG must be JSON like {"cluster": {"worker": ["host1:port", "host2:port"]}, '
                          f'"task": {{"type": "worker", "index": 0}}}}; got {text[:200]!r}.') from None
-    return Cluster(len(workers), index, workers[0])
-
-
-def _tf_config_workers(text):
-    return list(json.loads(text)["cluster"]["worker"])
+    return Cluster(len(workers), index, workers[0], tuple(workers))
 
 
 def _slurm_cluster(environ, port):
@@ -112,7 +110,10 @@ def _slurm_cluster(environ, port):
                          f"{environ.get('SLURM_PROCID')!r} and {environ.get('SLURM_NTASKS')!r}.") from None
     if not nodelist:
         raise ValueError("under SLURM, SLURM_STEP_NODELIST or SLURM_JOB_NODELIST must name the nodes; found neither.")
-    return Cluster(count, index, f"{expand_nodelist(nodelist)[0]}:{port}")
+    nodes = expand_nodelist(nodelist)
+    per_node = count // len(nodes) if count % len(nodes) == 0 else 0  # SLURM's default block distribution
+    workers = tuple(f"{nodes[task // per_node]}:{port + task % per_node}" for task in range(count)) if per_node else ()
+    return Cluster(count, index, f"{nodes[0]}:{port}", workers)
 
 
 def expand_nodelist(text):

@@ -111,6 +111,53 @@ def mirrored_strategy(devices):
     return tensorflow("--strategy mirrored").distribute.MirroredStrategy(devices)
 
 
+_MULTI_WORKER = []  # the process's one MultiWorkerMirroredStrategy: TensorFlow allows only one
+
+
+def multi_worker_strategy(cluster):
+    """The ``tf.distribute.MultiWorkerMirroredStrategy`` of ``cluster`` (a ``videokit.cluster.Cluster``).
+
+    Sets ``TF_CONFIG`` from the cluster first, as TensorFlow reads it when the
+    strategy is made; made once per process, before TensorFlow runs anything.
+    """
+    import json
+    import os
+
+    if not _MULTI_WORKER:
+        os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": cluster.worker_addresses()},
+                                              "task": {"type": "worker", "index": cluster.worker_index}})
+        tf = tensorflow("--strategy multi-worker")
+        _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+    return _MULTI_WORKER[0]
+
+
+def worker_dataset(strategy, inputs, per_replica_batch, *, seed):
+    """This worker's share of the training data as per-replica batches, repeated, for ``model.fit``.
+
+    Args:
+        strategy: the ``MultiWorkerMirroredStrategy``.
+        inputs: ``(clips, targets)`` arrays already sharded for this worker,
+            or a ``tf.data.Dataset`` of its batches.
+        per_replica_batch: clips per device per step.
+        seed: shuffling seed (arrays only; a dataset shuffles itself).
+
+    Returns:
+        A distributed dataset the strategy does not shard again: every
+        worker reads only what it was given.
+    """
+    tf = tensorflow("--strategy multi-worker")
+
+    def dataset(_):
+        if isinstance(inputs, tf.data.Dataset):
+            data = inputs.unbatch()
+        else:
+            data = tf.data.Dataset.from_tensor_slices(inputs).shuffle(len(inputs[0]), seed=seed)
+        return data.repeat().batch(per_replica_batch, drop_remainder=True).prefetch(2)
+
+    options = tf.distribute.InputOptions(experimental_fetch_to_device=True)
+    return strategy.distribute_datasets_from_function(dataset, options)
+
+
 def has_gpu():
     return bool(tensorflow("the tensorflow backend").config.list_physical_devices("GPU"))
 
