@@ -131,31 +131,54 @@ def multi_worker_strategy(cluster):
     return _MULTI_WORKER[0]
 
 
-def worker_dataset(strategy, inputs, per_replica_batch, *, seed):
-    """This worker's share of the training data as per-replica batches, repeated, for ``model.fit``.
+def fit_on_workers(model, strategy, train, validation, *, global_batch, steps, seed, **fit_arguments):
+    """``model.fit`` under a ``MultiWorkerMirroredStrategy``, each worker on the data it was given.
 
     Args:
+        model: a model built and compiled in ``strategy.scope()``.
         strategy: the ``MultiWorkerMirroredStrategy``.
-        inputs: ``(clips, targets)`` arrays already sharded for this worker,
-            or a ``tf.data.Dataset`` of its batches.
-        per_replica_batch: clips per device per step.
-        seed: shuffling seed (arrays only; a dataset shuffles itself).
+        train: this worker's share of the training data: ``(clips, targets)``
+            arrays, or a ``tf.data.Dataset`` of its batches.
+        validation: the whole validation set, in the same forms; every
+            worker evaluates all of it, so the chief's scores are complete.
+        global_batch: clips per step on all workers together.
+        steps: training steps per epoch (the same on every worker).
+        seed: shuffling seed for arrays (a dataset shuffles itself).
+        **fit_arguments: for ``model.fit`` (epochs, callbacks...).
 
-    Returns:
-        A distributed dataset the strategy does not shard again: every
-        worker reads only what it was given.
+    TensorFlow cuts each global batch in the per-device batches of this
+    worker's devices; automatic sharding is off, as the data is shared out
+    already. Keras 3.15's TensorFlow trainer fails under this strategy in two
+    places, worked around here: its symbolic build averages a batch across
+    workers (so the model is built on one local batch first), and it averages
+    scalar logs with ``axis=0`` (so logs are averaged over this worker's
+    devices only: the training scores each worker prints are its own).
     """
+    from keras.src.backend.tensorflow import trainer
+
     tf = tensorflow("--strategy multi-worker")
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
 
-    def dataset(_):
-        if isinstance(inputs, tf.data.Dataset):
-            data = inputs.unbatch()
+    def batches(data, shuffle):
+        if isinstance(data, tf.data.Dataset):
+            data = data.unbatch()
         else:
-            data = tf.data.Dataset.from_tensor_slices(inputs).shuffle(len(inputs[0]), seed=seed)
-        return data.repeat().batch(per_replica_batch, drop_remainder=True).prefetch(2)
+            data = tf.data.Dataset.from_tensor_slices(tuple(data))
+            data = data.shuffle(len(data), seed=seed) if shuffle else data
+        return data.repeat() if shuffle else data
 
-    options = tf.distribute.InputOptions(experimental_fetch_to_device=True)
-    return strategy.distribute_datasets_from_function(dataset, options)
+    train = batches(train, True).batch(global_batch, drop_remainder=True).with_options(options)
+    validation = batches(validation, False).batch(global_batch).with_options(options)
+    trainer._collective_all_reduce_multi_worker = lambda _: False
+    with strategy.scope():
+        clips, targets = next(iter(train))
+        model._symbolic_build(data_batch=(clips, targets, None))
+        model._distribute_strategy = None  # so fit finds the strategy of the scope without a symbolic build
+        try:
+            return model.fit(train, steps_per_epoch=steps, validation_data=validation, shuffle=False, **fit_arguments)
+        finally:
+            model._distribute_strategy = strategy
 
 
 def has_gpu():

@@ -125,22 +125,21 @@ def _fit(task, model, data, batch_size, cluster, **fit_arguments):
     if cluster is None:
         return task.fit(model, data, batch_size, **fit_arguments)
     worker_batch = batch_size // cluster.num_workers
-    if keras.backend.backend() == "jax":  # the Keras distribution API makes the global batch from each worker's
+    if keras.backend.backend() == "jax":  # the Keras distribution API joins the workers' batches into one
         return task.fit(model, data, worker_batch, **fit_arguments)
     shard_size = len(data.train) if hasattr(data.train, "shape") else data.train_size
     steps = shard_size // worker_batch
     if steps < 1:
         raise ValueError(f"each worker has {shard_size} training clips, fewer than its batch of {worker_batch}; "
                          "use more data or a smaller --batch-size.")
-    strategy = tf_support.multi_worker_strategy(cluster)
-    inputs = data.train if data.train_targets is None else (data.train, data.train_targets)
-    per_device = worker_batch * cluster.num_workers // strategy.num_replicas_in_sync
-    train = tf_support.worker_dataset(strategy, inputs, per_device, seed=task.config.seed)
-    if data.validation_targets is None:
-        validation = dict(validation_data=data.validation)
-    else:
-        validation = dict(validation_data=(data.validation, data.validation_targets), validation_batch_size=batch_size)
-    return model.fit(train, steps_per_epoch=steps, **validation, **fit_arguments)
+    return tf_support.fit_on_workers(model, tf_support.multi_worker_strategy(cluster),
+                                     _with_targets(data.train, data.train_targets),
+                                     _with_targets(data.validation, data.validation_targets), global_batch=batch_size,
+                                     steps=steps, seed=task.config.seed, **fit_arguments)
+
+
+def _with_targets(inputs, targets):
+    return inputs if targets is None else (inputs, targets)
 
 
 def _model_for(task, run_dir, data, state):
