@@ -1,6 +1,11 @@
 """Multi-worker training: where the cluster comes from, the shards, and two real TensorFlow workers."""
 
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -77,7 +82,54 @@ def test_errors_say_what_was_expected(arguments, environ, message):
 def test_shards_are_disjoint_equal_and_cover_all_but_the_remainder():
     shards = [shard_indices(11, Cluster(3, index, "h:1")) for index in range(3)]
     assert [len(shard) for shard in shards] == [3, 3, 3]
-    assert sorted(sum(shards, [])) == list(range(9))
+    assert sorted(index for shard in shards for index in shard) == list(range(9))
     assert shard_indices(5, None) == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="cannot be shared by 3 workers"):
         shard_indices(2, Cluster(3, 0, "h:1"))
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.backend_independent  # the workers run on TensorFlow whatever the test run's backend
+def test_two_tensorflow_workers_share_the_data_and_only_the_chief_writes(tmp_path):
+    port = free_port()
+    environment = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"
+                   and not name.startswith("SLURM_")}
+    workers = []
+    for index in range(2):
+        scratch = tmp_path / f"tmp{index}"
+        scratch.mkdir()
+        command = [sys.executable, "-m", "videokit", "train", "--strategy", "multi-worker", "--coordinator",
+                   f"localhost:{port}", "--num-workers", "2", "--worker-index", str(index), "--run-dir", "run",
+                   "--samples", "40", "--clip", "8x32x32", "--batch-size", "4", "--epochs", "1", "--verbose", "2"]
+        workers.append(subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=dict(environment, KERAS_BACKEND="tensorflow", MPLBACKEND="Agg",
+                                                 TF_CPP_MIN_LOG_LEVEL="3", TMPDIR=str(scratch))))
+    outputs = [worker.communicate(timeout=400) for worker in workers]
+    for worker, (stdout, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stdout[-2000:] + stderr[-3000:]
+
+    shards = []
+    for index, (stdout, _) in enumerate(outputs):
+        match = re.search(r"worker (\d) of 2 trains on clips (\d)::2 of the (\d+) training clips: (\d+) clips", stdout)
+        assert match and int(match[1]) == int(match[2]) == index, stdout
+        total, size = int(match[3]), int(match[4])
+        shards.append(set(range(index, total, 2)))
+        assert len(shards[-1]) == size == total // 2
+        assert "global batch 8 = 4 per worker x 2 workers" in stdout
+    assert not shards[0] & shards[1] and shards[0] | shards[1] == set(range(total))
+    assert "validation accuracy" in outputs[0][0] and "worker 1 done; worker 0 wrote run" in outputs[1][0]
+
+    run = tmp_path / "run"
+    assert sorted(path.name for path in run.iterdir()) == sorted(
+        ["best.keras", "classes.json", "config.json", "confusion.png", "curves.png", "last.keras", "logs",
+         "metrics.csv", "state.json"])
+    assert json.loads((run / "state.json").read_text())["optimizer_steps"] == total // 2 // 4
+    assert json.loads((run / "config.json").read_text())["strategy"] == "multi-worker"
+    assert not any((tmp_path / "tmp1").iterdir())  # the other worker's scratch run directory is gone
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run", "tmp0", "tmp1"]

@@ -6,6 +6,7 @@ import keras
 
 from videokit import tf_support
 
+
 def start_workers(strategy, cluster):
     """Join the other workers of a ``--strategy multi-worker`` run, before the backend computes anything.
 

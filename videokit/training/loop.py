@@ -9,10 +9,15 @@ import keras
 
 from videokit import tf_support
 from videokit._files import write_text_atomically
+from videokit.cluster import shard_indices
 from videokit.data import reraise_video_errors
 from videokit.training import run_dir as runs
-from videokit.cluster import shard_indices
-from videokit.training.devices import check_precision, device_count, distribution_scope, start_workers
+from videokit.training.devices import (
+    check_precision,
+    device_count,
+    distribution_scope,
+    start_workers,
+)
 from videokit.training.task import task_for
 
 
