@@ -95,8 +95,9 @@ def free_port():
 
 
 @pytest.mark.slow
-@pytest.mark.backend_independent  # the workers run on TensorFlow whatever the test run's backend
-def test_two_tensorflow_workers_share_the_data_and_only_the_chief_writes(tmp_path):
+@pytest.mark.backend_independent  # the workers choose their backend whatever the test run's
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_two_workers_share_the_data_and_only_the_chief_writes(tmp_path, backend):
     port = free_port()
     environment = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"
                    and not name.startswith("SLURM_")}
@@ -108,7 +109,7 @@ def test_two_tensorflow_workers_share_the_data_and_only_the_chief_writes(tmp_pat
                    f"localhost:{port}", "--num-workers", "2", "--worker-index", str(index), "--run-dir", "run",
                    "--samples", "40", "--clip", "8x32x32", "--batch-size", "4", "--epochs", "1", "--verbose", "2"]
         workers.append(subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env=dict(environment, KERAS_BACKEND="tensorflow", MPLBACKEND="Agg",
+                                        env=dict(environment, KERAS_BACKEND=backend, MPLBACKEND="Agg",
                                                  TF_CPP_MIN_LOG_LEVEL="3", TMPDIR=str(scratch))))
     outputs = [worker.communicate(timeout=400) for worker in workers]
     for worker, (stdout, stderr) in zip(workers, outputs):

@@ -46,7 +46,9 @@ def distribution_scope(strategy, cluster=None):
     elif backend == "jax":
         start_workers(strategy, cluster)
         previous = keras.distribution.distribution()
-        keras.distribution.set_distribution(keras.distribution.DataParallel())  # over jax.devices(): all workers'
+        # over jax.devices(), all workers' devices; each worker gives its own share, not to be sharded again
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            auto_shard_dataset=strategy != "multi-worker"))
         try:
             yield
         finally:
