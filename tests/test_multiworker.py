@@ -134,3 +134,20 @@ def test_two_workers_share_the_data_and_only_the_chief_writes(tmp_path, backend)
     assert json.loads((run / "config.json").read_text())["strategy"] == "multi-worker"
     assert not any((tmp_path / "tmp1").iterdir())  # the other worker's scratch run directory is gone
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run", "tmp0", "tmp1"]
+
+
+@pytest.mark.backend_independent  # a subprocess that stops before any backend computes
+@pytest.mark.parametrize("arguments, message", [
+    (["--strategy", "multi-worker"], "needs --coordinator HOST:PORT --num-workers N --worker-index I"),
+    (["--num-workers", "2"], "are for --strategy multi-worker"),
+    (["--strategy", "multi-worker", "--coordinator", "localhost:1", "--num-workers", "2", "--worker-index", "2"],
+     "worker index must be in 0..1 for 2 workers"),
+])
+def test_the_command_line_refuses_a_wrong_cluster_in_one_line(tmp_path, arguments, message):
+    environment = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"
+                   and not name.startswith("SLURM_")}
+    result = subprocess.run([sys.executable, "-m", "videokit", "train", "--run-dir", "run", *arguments], cwd=tmp_path,
+                            env=environment, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "run").exists()
