@@ -37,7 +37,8 @@ class Cluster:
                              f"workers; got {self.worker_index}.")
         host, _, port = str(self.coordinator).rpartition(":")
         if not host or not port.isdigit():
-            raise ValueError(f"the coordinator must be HOST:PORT, e.g. node01:{DEFAULT_PORT}; got {self.coordinator!r}.")
+            raise ValueError(f"the coordinator must be HOST:PORT, e.g. node01:{DEFAULT_PORT}; "
+                             f"got {self.coordinator!r}.")
 
     @property
     def is_chief(self):
@@ -134,7 +135,8 @@ def expand_nodelist(text):
             first, _, last = item.partition("-")
             if not first.isdigit() or (last and not last.isdigit()) or (last and int(last) < int(first)):
                 raise ValueError(f"cannot expand the SLURM node list {text!r}: {item!r} is not N or N-M.")
-            names += [f"{prefix}{number:0{len(first)}d}{suffix}" for number in range(int(first), int(last or first) + 1)]
+            numbers = range(int(first), int(last or first) + 1)
+            names += [f"{prefix}{number:0{len(first)}d}{suffix}" for number in numbers]
     if not names:
         raise ValueError(f"cannot expand the SLURM node list {text!r}: it names no node.")
     return names

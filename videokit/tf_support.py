@@ -151,8 +151,9 @@ def fit_on_workers(model, strategy, train, validation, *, global_batch, steps, s
     already. Keras 3.15's TensorFlow trainer fails under this strategy in two
     places, worked around here: its symbolic build averages a batch across
     workers (so the model is built on one local batch first), and it averages
-    scalar logs with ``axis=0`` (so logs are averaged over this worker's
-    devices only: the training scores each worker prints are its own).
+    scalar logs across workers with ``axis=0`` (so they are averaged over this
+    worker's devices only; the metrics' own variables are already summed over
+    all workers, and in the two-worker test both print the same scores).
     """
     from keras.src.backend.tensorflow import trainer
 
