@@ -154,6 +154,14 @@ def test_two_workers_share_the_data_and_only_the_chief_writes(tmp_path, backend,
     assert not any((tmp_path / "tmp1").iterdir())  # the other worker's scratch run directory is gone
     assert sorted(path.name for path in tmp_path.iterdir() if path.name != "videos") == ["run", "tmp0", "tmp1"]
 
+    if (backend, data) == ("tensorflow", "moving_shapes"):  # resumed by one process, as multi-worker cannot yet
+        resumed = subprocess.run([sys.executable, "-m", "videokit", "train", "--resume", "--epochs", "2", "--run-dir",
+                                  "run", "--verbose", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=400,
+                                 env=dict(environment, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3"), check=False)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert json.loads((run / "state.json").read_text())["epochs_done"] == 2
+        assert json.loads((run / "config.json").read_text())["strategy"] == "none"
+
 
 @pytest.mark.backend_independent  # a subprocess that stops before any backend computes
 @pytest.mark.parametrize("arguments, message", [
