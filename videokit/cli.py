@@ -164,8 +164,17 @@ def _add_train(commands):
     train.add_argument("--precision", default="float32", choices=PRECISIONS,
                        help="Keras dtype policy; mixed_float16 needs a GPU on TensorFlow, mixed_bfloat16 runs anywhere")
     train.add_argument("--jit", action="store_true", help="compile the training step with XLA")
-    train.add_argument("--strategy", default="none", choices=("none", "mirrored"),
-                       help="mirrored: data parallel over all GPUs (tf.distribute or the Keras distribution API)")
+    train.add_argument("--strategy", default="none", choices=("none", "mirrored", "multi-worker"),
+                       help="mirrored: data parallel over all GPUs (tf.distribute or the Keras distribution API); "
+                            "multi-worker: over several processes or machines, one `videokit train` each")
+    train.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                       help="multi-worker: worker 0's address (with --num-workers and --worker-index; "
+                            "otherwise TF_CONFIG or SLURM's variables say)")
+    train.add_argument("--num-workers", type=int, default=None, metavar="N", help="multi-worker: processes in all")
+    train.add_argument("--worker-index", type=int, default=None, metavar="I",
+                       help="multi-worker: this process, 0 to N-1; worker 0 writes the run directory")
+    train.add_argument("--coordinator-port", type=int, default=None, metavar="PORT",
+                       help="multi-worker under SLURM: the port on the first node (default 12355)")
     train.add_argument("--logical-cpus", type=int, default=0, metavar="N",
                        help="split the CPU into N logical devices, to try --strategy mirrored without GPUs")
     train.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's learning rate")
@@ -181,6 +190,20 @@ def _add_train(commands):
     train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                        help="Keras fit output: 0 none, 1 a progress bar, 2 one line per epoch")
     train.set_defaults(run=_train)
+
+
+def _cluster(arguments):
+    """This process's ``Cluster`` for ``--strategy multi-worker`` (``None`` otherwise), or one error line."""
+    from videokit.cluster import resolve_cluster
+
+    flags = (arguments.coordinator, arguments.num_workers, arguments.worker_index, arguments.coordinator_port)
+    if arguments.strategy != "multi-worker":
+        if any(flag is not None for flag in flags):
+            raise ValueError("--coordinator, --num-workers, --worker-index and --coordinator-port are for "
+                             "--strategy multi-worker.")
+        return None
+    return resolve_cluster(coordinator=arguments.coordinator, num_workers=arguments.num_workers,
+                           worker_index=arguments.worker_index, coordinator_port=arguments.coordinator_port)
 
 
 def _train(arguments):
@@ -199,7 +222,9 @@ def _train(arguments):
         cache=arguments.cache, skip_bad_videos=arguments.skip_bad_videos, seed=arguments.seed,
         sampling=arguments.sampling, init_from=arguments.init_from, freeze=arguments.freeze,
     )
-    run_config.check_run_dir(run_dir, config, resume=arguments.resume, overwrite=arguments.overwrite)
+    cluster = _cluster(arguments)
+    if cluster is None or cluster.is_chief:  # the other workers write nothing to the run directory
+        run_config.check_run_dir(run_dir, config, resume=arguments.resume, overwrite=arguments.overwrite)
     if arguments.logical_cpus:
         _split_cpu(arguments.logical_cpus)  # before Keras starts its backend
     import matplotlib
@@ -208,7 +233,10 @@ def _train(arguments):
     from videokit import training  # imports Keras: after the logical CPUs are set up
 
     history = training.train(config, run_dir, resume=arguments.resume, overwrite=arguments.overwrite,
-                             verbose=arguments.verbose)
+                             verbose=arguments.verbose, cluster=cluster)
+    if cluster is not None and not cluster.is_chief:
+        print(f"worker {cluster.worker_index} done; worker 0 wrote {run_dir}")
+        return 0
     final = {name: values[-1] for name, values in history.items()}
     print(f"run directory: {run_dir}")
     print("final epoch: " + ", ".join(f"{name} {value:.4f}" for name, value in sorted(final.items())))

@@ -13,6 +13,7 @@ from videokit import registry
 MODEL_NAMES = registry.list_models()  # what --model takes, from the one table of models
 SYNTHETIC_DATA = ("moving_shapes", "moving_digits")  # videokit.data.datasets has their facts; a test keeps both in step
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("none", "mirrored", "multi-worker")  # multi-worker: one process per machine, see videokit.cluster
 SAMPLINGS = ("dense", "segment", "uniform")  # which frames of a video make a clip: videokit.data.sampling
 
 
@@ -31,7 +32,9 @@ class RunConfig:
         preset: the model builder's preset, ``"small"`` or ``"paper"``.
         precision: Keras dtype policy.
         jit: compile the training step with XLA.
-        strategy: ``"none"`` or ``"mirrored"`` (data parallel on all devices).
+        strategy: ``"none"``, ``"mirrored"`` (data parallel on all devices)
+            or ``"multi-worker"`` (on all devices of several processes or
+            machines; which worker a process is comes from ``videokit.cluster``).
         learning_rate: Adam learning rate.
         validation_fraction: share of each class held out for validation,
             when there is no ``split_file``.
@@ -83,8 +86,8 @@ class RunConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}.")
-        if self.strategy not in ("none", "mirrored"):
-            raise ValueError(f"unknown strategy {self.strategy!r}; choose 'none' or 'mirrored'.")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}.")
         if len(self.clip) != 3 or min(self.clip) < 1:
             raise ValueError(f"clip must be FRAMESxHEIGHTxWIDTH, e.g. 16x112x112; got {self.clip}.")
         if self.data not in SYNTHETIC_DATA and not pathlib.Path(self.data).is_dir():

@@ -111,6 +111,77 @@ def mirrored_strategy(devices):
     return tensorflow("--strategy mirrored").distribute.MirroredStrategy(devices)
 
 
+_MULTI_WORKER = []  # the process's one MultiWorkerMirroredStrategy: TensorFlow allows only one
+
+
+def multi_worker_strategy(cluster):
+    """The ``tf.distribute.MultiWorkerMirroredStrategy`` of ``cluster`` (a ``videokit.cluster.Cluster``).
+
+    Sets ``TF_CONFIG`` from the cluster first, as TensorFlow reads it when the
+    strategy is made; made once per process, before TensorFlow runs anything.
+    """
+    import json
+    import os
+
+    if not _MULTI_WORKER:
+        os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": cluster.worker_addresses()},
+                                              "task": {"type": "worker", "index": cluster.worker_index}})
+        tf = tensorflow("--strategy multi-worker")
+        _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+    return _MULTI_WORKER[0]
+
+
+def fit_on_workers(model, strategy, train, validation, *, global_batch, steps, seed, **fit_arguments):
+    """``model.fit`` under a ``MultiWorkerMirroredStrategy``, each worker on the data it was given.
+
+    Args:
+        model: a model built and compiled in ``strategy.scope()``.
+        strategy: the ``MultiWorkerMirroredStrategy``.
+        train: this worker's share of the training data: ``(clips, targets)``
+            arrays, or a ``tf.data.Dataset`` of its batches.
+        validation: the whole validation set, in the same forms; every
+            worker evaluates all of it, so the chief's scores are complete.
+        global_batch: clips per step on all workers together.
+        steps: training steps per epoch (the same on every worker).
+        seed: shuffling seed for arrays (a dataset shuffles itself).
+        **fit_arguments: for ``model.fit`` (epochs, callbacks...).
+
+    TensorFlow cuts each global batch in the per-device batches of this
+    worker's devices; automatic sharding is off, as the data is shared out
+    already. Keras 3.15's TensorFlow trainer fails under this strategy in two
+    places, worked around here: its symbolic build averages a batch across
+    workers (so the model is built on one local batch first), and it averages
+    scalar logs across workers with ``axis=0`` (so they are averaged over this
+    worker's devices only; the metrics' own variables are already summed over
+    all workers, and in the two-worker test both print the same scores).
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    tf = tensorflow("--strategy multi-worker")
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+
+    def batches(data, shuffle):
+        if isinstance(data, tf.data.Dataset):
+            data = data.unbatch()
+        else:
+            data = tf.data.Dataset.from_tensor_slices(tuple(data))
+            data = data.shuffle(len(data), seed=seed) if shuffle else data
+        return data.repeat() if shuffle else data
+
+    train = batches(train, True).batch(global_batch, drop_remainder=True).with_options(options)
+    validation = batches(validation, False).batch(global_batch).with_options(options)
+    trainer._collective_all_reduce_multi_worker = lambda _: False
+    with strategy.scope():
+        clips, targets = next(iter(train))
+        model._symbolic_build(data_batch=(clips, targets, None))
+        model._distribute_strategy = None  # so fit finds the strategy of the scope without a symbolic build
+        try:
+            return model.fit(train, steps_per_epoch=steps, validation_data=validation, shuffle=False, **fit_arguments)
+        finally:
+            model._distribute_strategy = strategy
+
+
 def has_gpu():
     return bool(tensorflow("the tensorflow backend").config.list_physical_devices("GPU"))
 

@@ -28,8 +28,16 @@ class ClassifierTask(Task):
 
     def _folder_data(self, batch_size):
         train, validation = self.folders()
+        if self.cluster is not None:  # this worker's share of the videos, before any is decoded
+            from videokit.cluster import shard_indices
+
+            kept = shard_indices(len(train.samples), self.cluster)
+            print(f"worker {self.cluster.worker_index} of {self.cluster.num_workers} trains on videos "
+                  f"{self.cluster.worker_index}::{self.cluster.num_workers} of the {len(train.samples)} training "
+                  f"videos: {len(kept)} videos")
+            train.samples = [train.samples[index] for index in kept]
         return Data(train.batches(batch_size, shuffle=True), validation.batches(batch_size, shuffle=False),
-                    tuple(train.class_names))
+                    tuple(train.class_names), train_size=len(train.samples))
 
     def folders(self):
         """The training and validation ``VideoFolder`` of a run on a folder of videos."""

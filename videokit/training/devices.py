@@ -1,4 +1,4 @@
-"""Where a run trains: data parallelism over devices, and precision checks."""
+"""Where a run trains: data parallelism over devices and machines, and precision checks."""
 
 import contextlib
 
@@ -7,35 +7,66 @@ import keras
 from videokit import tf_support
 
 
+def start_workers(strategy, cluster):
+    """Join the other workers of a ``--strategy multi-worker`` run, before the backend computes anything.
+
+    On TensorFlow this makes the ``MultiWorkerMirroredStrategy`` (from a
+    ``TF_CONFIG`` built from ``cluster``); on JAX it calls
+    ``jax.distributed.initialize``. Nothing happens for other strategies.
+    """
+    if strategy != "multi-worker":
+        return
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        tf_support.multi_worker_strategy(cluster)
+    elif backend == "jax":
+        import jax
+
+        if not jax.distributed.is_initialized():
+            jax.distributed.initialize(coordinator_address=cluster.coordinator, num_processes=cluster.num_workers,
+                                       process_id=cluster.worker_index)
+    else:
+        raise ValueError(f"--strategy multi-worker needs the tensorflow or jax backend, not {backend}.")
+
+
 @contextlib.contextmanager
-def distribution_scope(strategy):
-    """Data-parallel training on every device: tf.distribute or the Keras distribution API."""
+def distribution_scope(strategy, cluster=None):
+    """Data-parallel training on every device (of every worker): tf.distribute or the Keras distribution API."""
     if strategy == "none":
         yield
         return
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        with tf_support.mirrored_strategy(tf_support.training_devices()).scope():
+        if strategy == "multi-worker":
+            tf_strategy = tf_support.multi_worker_strategy(cluster)
+        else:
+            tf_strategy = tf_support.mirrored_strategy(tf_support.training_devices())
+        with tf_strategy.scope():
             yield
     elif backend == "jax":
+        start_workers(strategy, cluster)
         previous = keras.distribution.distribution()
-        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        # over jax.devices(), all workers' devices; each worker gives its own share, not to be sharded again
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            auto_shard_dataset=strategy != "multi-worker"))
         try:
             yield
         finally:
             keras.distribution.set_distribution(previous)
     else:
-        raise ValueError(f"--strategy mirrored needs the tensorflow or jax backend, not {backend}.")
+        raise ValueError(f"--strategy {strategy} needs the tensorflow or jax backend, not {backend}.")
 
 
-def device_count(strategy):
-    """How many devices a batch is split over."""
+def device_count(strategy, cluster=None):
+    """How many devices a global batch is split over (all workers' devices for ``multi-worker``)."""
     if strategy == "none":
         return 1
     if keras.backend.backend() == "jax":
         import jax
 
         return jax.device_count()
+    if strategy == "multi-worker":
+        return tf_support.multi_worker_strategy(cluster).num_replicas_in_sync
     return len(tf_support.training_devices())
 
 

@@ -3,18 +3,25 @@
 import importlib.util
 import json
 import pathlib
+import tempfile
 
 import keras
 
 from videokit import tf_support
 from videokit._files import write_text_atomically
+from videokit.cluster import shard_indices
 from videokit.data import reraise_video_errors
 from videokit.training import run_dir as runs
-from videokit.training.devices import check_precision, device_count, distribution_scope
+from videokit.training.devices import (
+    check_precision,
+    device_count,
+    distribution_scope,
+    start_workers,
+)
 from videokit.training.task import task_for
 
 
-def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
+def train(config, run_dir, *, resume=False, overwrite=False, verbose=1, cluster=None):
     """Train the model ``config`` describes, writing everything to ``run_dir``.
 
     Args:
@@ -23,6 +30,10 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
         resume: continue the run in ``run_dir`` from its last finished epoch.
         overwrite: replace an existing run in ``run_dir``.
         verbose: Keras ``fit`` verbosity (1: a progress bar per epoch).
+        cluster: this process's ``videokit.cluster.Cluster`` for
+            ``strategy="multi-worker"``: each worker trains on its own share
+            of the training data, and only the chief (worker 0) writes
+            ``run_dir``; the others write to a temporary folder, then remove it.
 
     Returns:
         The metrics of every finished epoch, a dict of lists.
@@ -32,9 +43,29 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
     >>> config = RunConfig(model="cnn_lstm", epochs=2, samples=64, clip=(4, 32, 32))
     >>> history = train(config, "runs/demo")  # doctest: +SKIP
     """
-    run_dir = pathlib.Path(run_dir)
+    _check_cluster(config, cluster, resume)
+    if cluster is not None and not cluster.is_chief:
+        with tempfile.TemporaryDirectory(prefix="videokit-worker-") as scratch:
+            return _train(config, pathlib.Path(scratch) / "run", False, False, verbose, cluster)
+    return _train(config, pathlib.Path(run_dir), resume, overwrite, verbose, cluster)
+
+
+def _check_cluster(config, cluster, resume):
+    if (config.strategy == "multi-worker") != (cluster is not None):
+        raise ValueError(f"a cluster goes with strategy='multi-worker' and only with it; got strategy="
+                         f"{config.strategy!r} and cluster={cluster}.")
+    if cluster is not None and resume:
+        raise ValueError("--resume of a --strategy multi-worker run is not supported yet; "
+                         "resume it with --strategy none or mirrored on one machine.")
+    if cluster is not None and task_for(config).name == "generator":
+        raise ValueError(f"{config.model} is a GAN, whose training step --strategy multi-worker does not "
+                         "support yet; use --strategy none or mirrored.")
+
+
+def _train(config, run_dir, resume, overwrite, verbose, cluster):
     tf_support.keep_unimported_off_tensorflow()
     check_precision(config.precision)
+    start_workers(config.strategy, cluster)  # before the backend computes anything
     task = task_for(config)
     config = runs.prepare_run_dir(run_dir, config, task, resume=resume, overwrite=overwrite)
     task = task_for(config)  # a resumed run keeps its saved settings
@@ -42,7 +73,7 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
     keras.mixed_precision.set_dtype_policy(config.precision)
     try:
         with reraise_video_errors():  # the same one line for an unreadable video on every backend
-            history = _train_task(task, config, run_dir, resume, verbose)
+            history = _train_task(task, config, run_dir, resume, verbose, cluster)
     except BaseException:
         if not resume and runs.read_state(run_dir)["epochs_done"] == 0:
             _remove_unstarted_run(run_dir, task)  # so that the corrected command can use the same --run-dir
@@ -52,26 +83,68 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1):
     return history
 
 
-def _train_task(task, config, run_dir, resume, verbose):
+def _train_task(task, config, run_dir, resume, verbose, cluster):
     """Load the data, build or restore the model, fit the epochs left, draw the results."""
     state = runs.resume_state(run_dir, task) if resume else dict(runs.FRESH_STATE)
-    batch_size = config.batch_size * device_count(config.strategy)  # --batch-size is per device
-    data = task.load_data(batch_size)
+    batch_size = config.batch_size * device_count(config.strategy, cluster)  # --batch-size is per device
+    workers = cluster.num_workers if cluster else 1
+    task.cluster = cluster
+    data = _shard(task.load_data(batch_size // workers), cluster)
     if data.class_names:
         write_text_atomically(run_dir / "classes.json", json.dumps(list(data.class_names)))
     runs.truncate_metrics(run_dir, state["epochs_done"])
-    with distribution_scope(config.strategy):
+    with distribution_scope(config.strategy, cluster):
         if config.strategy != "none":
-            print(f"data parallel over {device_count(config.strategy)} devices")
+            print(f"data parallel over {device_count(config.strategy, cluster)} devices")
+        if cluster is not None:
+            print(f"worker {cluster.worker_index} of {workers}: global batch {batch_size} = "
+                  f"{batch_size // workers} per worker x {workers} workers")
         model = _model_for(task, run_dir, data, state)
         if state["epochs_done"] < config.epochs:
             keras.utils.set_random_seed(config.seed + state["epochs_done"])
             callbacks = [runs.RunCheckpoint(run_dir, task, state), *_tensorboard(run_dir)]
-            task.fit(model, data, batch_size, epochs=config.epochs, initial_epoch=state["epochs_done"],
-                     callbacks=callbacks, verbose=verbose)
+            _fit(task, model, data, batch_size, cluster, epochs=config.epochs, initial_epoch=state["epochs_done"],
+                 callbacks=callbacks, verbose=verbose)
     history = runs.read_metrics(run_dir)
-    _draw_results(task, run_dir, data, history)
+    if cluster is None or cluster.is_chief:
+        _draw_results(task, run_dir, data, history)
     return history
+
+
+def _shard(data, cluster):
+    """This worker's share of training clips held in memory (a folder's videos are shared by the task)."""
+    if cluster is None or not hasattr(data.train, "shape"):
+        return data
+    total = len(data.train)
+    kept = shard_indices(total, cluster)
+    print(f"worker {cluster.worker_index} of {cluster.num_workers} trains on clips "
+          f"{cluster.worker_index}::{cluster.num_workers} of the {total} training clips: {len(kept)} clips")
+    data.train = data.train[kept]
+    if data.train_targets is not None:
+        data.train_targets = data.train_targets[kept]
+    return data
+
+
+def _fit(task, model, data, batch_size, cluster, **fit_arguments):
+    """``task.fit``; for several workers, on this worker's share, in batches of its part of the global batch."""
+    if cluster is None:
+        return task.fit(model, data, batch_size, **fit_arguments)
+    worker_batch = batch_size // cluster.num_workers
+    if keras.backend.backend() == "jax":  # the Keras distribution API joins the workers' batches into one
+        return task.fit(model, data, worker_batch, **fit_arguments)
+    shard_size = len(data.train) if hasattr(data.train, "shape") else data.train_size
+    steps = shard_size // worker_batch
+    if steps < 1:
+        raise ValueError(f"each worker has {shard_size} training clips, fewer than its batch of {worker_batch}; "
+                         "use more data or a smaller --batch-size.")
+    return tf_support.fit_on_workers(model, tf_support.multi_worker_strategy(cluster),
+                                     _with_targets(data.train, data.train_targets),
+                                     _with_targets(data.validation, data.validation_targets), global_batch=batch_size,
+                                     steps=steps, seed=task.config.seed, **fit_arguments)
+
+
+def _with_targets(inputs, targets):
+    return inputs if targets is None else (inputs, targets)
 
 
 def _model_for(task, run_dir, data, state):

@@ -53,6 +53,8 @@ def prepare_run_dir(run_dir, config, task, *, resume=False, overwrite=False):
     previous = check_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
     if resume:
         previous.epochs = config.epochs
+        if previous.strategy == "multi-worker":  # its workers are gone: it goes on as the command now says
+            previous.strategy = config.strategy
         write_text_atomically(run_dir / "config.json", previous.to_json())
         remove_temporaries(run_dir, run_files(task))
         return previous

@@ -43,6 +43,7 @@ class Data:
     class_names: tuple = ()
     train_targets: object = None
     validation_targets: object = None
+    train_size: int = None  # training clips in ``train`` when it is a loader
 
 
 class Task:
@@ -57,6 +58,7 @@ class Task:
     checkpoint = "last.keras"  # the resumable checkpoint; it carries the run state
     keeps_best = True  # keep best.keras, the checkpoint of the best epoch
     output_files = ()  # what else the task writes into the run directory
+    cluster = None  # the ``videokit.cluster.Cluster`` of a multi-worker run, set by ``train``
 
     def __init__(self, config):
         self.config = config

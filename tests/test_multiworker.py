@@ -1,0 +1,180 @@
+"""Multi-worker training: where the cluster comes from, the shards, and two real TensorFlow workers."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from videokit import io
+from videokit.cluster import Cluster, expand_nodelist, resolve_cluster, shard_indices
+from videokit.data import moving_shapes
+
+
+def tf_config(workers, index):
+    return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+
+
+def test_explicit_flags():
+    cluster = resolve_cluster(coordinator="localhost:2000", num_workers=3, worker_index=2, environ={})
+    assert cluster == Cluster(3, 2, "localhost:2000") and not cluster.is_chief
+    assert cluster.worker_addresses() == ["localhost:2000", "localhost:2001", "localhost:2002"]
+
+
+def test_tf_config():
+    environ = {"TF_CONFIG": tf_config(["a:1", "b:2"], 0)}
+    cluster = resolve_cluster(environ=environ)
+    assert cluster == Cluster(2, 0, "a:1", ("a:1", "b:2")) and cluster.is_chief
+    assert cluster.worker_addresses() == ["a:1", "b:2"]
+
+
+def test_explicit_flags_agreeing_with_tf_config():
+    environ = {"TF_CONFIG": tf_config(["a:1", "b:2"], 1)}
+    cluster = resolve_cluster(coordinator="a:1", num_workers=2, worker_index=1, environ=environ)
+    assert cluster.worker_index == 1
+
+
+def test_slurm():
+    environ = {"SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_STEP_NODELIST": "gpu[07-08,10],cpu1",
+               "SLURM_JOB_NODELIST": "ignored"}
+    cluster = resolve_cluster(environ=environ)
+    assert (cluster.num_workers, cluster.worker_index, cluster.coordinator) == (4, 2, "gpu07:12355")
+    assert cluster.worker_addresses() == ["gpu07:12355", "gpu08:12355", "gpu10:12355", "cpu1:12355"]
+    environ = {"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_JOB_NODELIST": "n[1-2]"}  # two tasks a node
+    assert resolve_cluster(coordinator_port=999, environ=environ).worker_addresses() == [
+        "n1:999", "n1:1000", "n2:999", "n2:1000"]
+
+
+def test_explicit_flags_come_before_slurm():
+    environ = {"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_NODELIST": "n1"}
+    assert resolve_cluster(coordinator="h:5", num_workers=2, worker_index=1, environ=environ) == Cluster(2, 1, "h:5")
+
+
+def test_expand_nodelist():
+    assert expand_nodelist("node[01-03,07]") == ["node01", "node02", "node03", "node07"]
+    assert expand_nodelist("a,b[9-10]x,c") == ["a", "b9x", "b10x", "c"]
+
+
+@pytest.mark.parametrize("arguments, environ, message", [
+    ({"coordinator": "h:1", "num_workers": 2, "worker_index": 2}, {}, "worker index must be in 0..1 for 2 workers"),
+    ({"coordinator": "h:1", "num_workers": 0, "worker_index": 0}, {}, "number of workers must be at least 1"),
+    ({"coordinator": "h", "num_workers": 2, "worker_index": 0}, {}, "coordinator must be HOST:PORT"),
+    ({"num_workers": 2}, {}, "go together; give all three"),
+    ({}, {}, "found none"),
+    ({}, {"TF_CONFIG": "{not json"}, "TF_CONFIG must be JSON like"),
+    ({}, {"TF_CONFIG": json.dumps({"cluster": {"worker": []}, "task": {"index": 0}})}, "TF_CONFIG must be JSON"),
+    ({}, {"TF_CONFIG": tf_config(["a:1"], 1)}, "worker index must be in 0..0"),
+    ({"coordinator": "a:1", "num_workers": 3, "worker_index": 0}, {"TF_CONFIG": tf_config(["a:1", "b:2"], 0)},
+     "disagree with TF_CONFIG"),
+    ({}, {"SLURM_PROCID": "x", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}, "must be whole numbers"),
+    ({}, {"SLURM_PROCID": "0", "SLURM_NTASKS": "2"}, "must name the nodes"),
+    ({}, {"SLURM_PROCID": "3", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}, "worker index must be in 0..1"),
+    ({}, {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[3-1]"}, "cannot expand"),
+    ({}, {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[a-b]"}, "cannot expand"),
+])
+def test_errors_say_what_was_expected(arguments, environ, message):
+    with pytest.raises(ValueError, match=message) as error:
+        resolve_cluster(**arguments, environ=environ)
+    assert "\n" not in str(error.value)
+
+
+def test_shards_are_disjoint_equal_and_cover_all_but_the_remainder():
+    shards = [shard_indices(11, Cluster(3, index, "h:1")) for index in range(3)]
+    assert [len(shard) for shard in shards] == [3, 3, 3]
+    assert sorted(index for shard in shards for index in shard) == list(range(9))
+    assert shard_indices(5, None) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="cannot be shared by 3 workers"):
+        shard_indices(2, Cluster(3, 0, "h:1"))
+
+
+def free_port():
+    """A free port whose next one is free too: with explicit flags, TensorFlow's worker 1 listens there."""
+    while True:
+        with socket.socket() as probe, socket.socket() as next_one:
+            probe.bind(("localhost", 0))
+            port = probe.getsockname()[1]
+            try:
+                next_one.bind(("localhost", port + 1))
+            except OSError:
+                continue
+            return port
+
+
+@pytest.mark.slow
+@pytest.mark.backend_independent  # the workers choose their backend whatever the test run's
+@pytest.mark.parametrize("backend, data", [("tensorflow", "moving_shapes"), ("jax", "moving_shapes"),
+                                           ("tensorflow", "videos")])
+def test_two_workers_share_the_data_and_only_the_chief_writes(tmp_path, backend, data):
+    if data == "videos":  # 3 videos of each of 8 classes: 2 of each for training, 16 in all
+        videos, labels, names = moving_shapes(24, num_frames=12, size=32, seed=1)
+        for number, (video, label) in enumerate(zip(videos, labels)):
+            (tmp_path / "videos" / names[label]).mkdir(parents=True, exist_ok=True)
+            io.write_video(tmp_path / "videos" / names[label] / f"{number}.mp4", video)
+    unit = "videos" if data == "videos" else "clips"
+    port = free_port()
+    environment = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"
+                   and not name.startswith("SLURM_")}
+    workers = []
+    for index in range(2):
+        scratch = tmp_path / f"tmp{index}"
+        scratch.mkdir()
+        command = [sys.executable, "-m", "videokit", "train", "--strategy", "multi-worker", "--coordinator",
+                   f"localhost:{port}", "--num-workers", "2", "--worker-index", str(index), "--run-dir", "run",
+                   "--data", data, "--samples", "40", "--clip", "8x32x32", "--batch-size", "4", "--epochs", "1",
+                   "--verbose", "2"]
+        workers.append(subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True,
+                                        env=dict(environment, KERAS_BACKEND=backend, MPLBACKEND="Agg",
+                                                 TF_CPP_MIN_LOG_LEVEL="3", TMPDIR=str(scratch))))
+    outputs = [worker.communicate(timeout=400) for worker in workers]
+    for worker, (stdout, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stdout[-2000:] + stderr[-3000:]
+
+    shards = []
+    for index, (stdout, _) in enumerate(outputs):
+        shard = rf"worker (\d) of 2 trains on {unit} (\d)::2 of the (\d+) training {unit}: (\d+) {unit}"
+        match = re.search(shard, stdout)
+        assert match and int(match[1]) == int(match[2]) == index, stdout
+        total, size = int(match[3]), int(match[4])
+        shards.append(set(range(index, total, 2)))
+        assert len(shards[-1]) == size == total // 2
+        assert "global batch 8 = 4 per worker x 2 workers" in stdout
+    assert not shards[0] & shards[1] and shards[0] | shards[1] == set(range(total))
+    assert "validation accuracy" in outputs[0][0] and "worker 1 done; worker 0 wrote run" in outputs[1][0]
+
+    run = tmp_path / "run"
+    assert sorted(path.name for path in run.iterdir()) == sorted(
+        ["best.keras", "classes.json", "config.json", "confusion.png", "curves.png", "last.keras", "logs",
+         "metrics.csv", "state.json"])
+    assert json.loads((run / "state.json").read_text())["optimizer_steps"] == total // 2 // 4
+    assert json.loads((run / "config.json").read_text())["strategy"] == "multi-worker"
+    assert not any((tmp_path / "tmp1").iterdir())  # the other worker's scratch run directory is gone
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name != "videos") == ["run", "tmp0", "tmp1"]
+
+    if (backend, data) == ("tensorflow", "moving_shapes"):  # resumed by one process, as multi-worker cannot yet
+        resumed = subprocess.run([sys.executable, "-m", "videokit", "train", "--resume", "--epochs", "2", "--run-dir",
+                                  "run", "--verbose", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=400,
+                                 env=dict(environment, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3"), check=False)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert json.loads((run / "state.json").read_text())["epochs_done"] == 2
+        assert json.loads((run / "config.json").read_text())["strategy"] == "none"
+
+
+@pytest.mark.backend_independent  # a subprocess that stops before any backend computes
+@pytest.mark.parametrize("arguments, message", [
+    (["--strategy", "multi-worker"], "needs --coordinator HOST:PORT --num-workers N --worker-index I"),
+    (["--num-workers", "2"], "are for --strategy multi-worker"),
+    (["--strategy", "multi-worker", "--coordinator", "localhost:1", "--num-workers", "2", "--worker-index", "2"],
+     "worker index must be in 0..1 for 2 workers"),
+])
+def test_the_command_line_refuses_a_wrong_cluster_in_one_line(tmp_path, arguments, message):
+    environment = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"
+                   and not name.startswith("SLURM_")}
+    result = subprocess.run([sys.executable, "-m", "videokit", "train", "--run-dir", "run", *arguments], cwd=tmp_path,
+                            env=environment, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "run").exists()
