@@ -13,6 +13,7 @@ import dataclasses
 import pathlib
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -124,7 +125,9 @@ def _check_format(format):
 
 def _write(model, path, format):
     try:
-        model.export(str(path), format=_KERAS_FORMATS[format], verbose=False)
+        with warnings.catch_warnings():  # the converters' own deprecation notices are not the user's business
+            warnings.simplefilter("ignore", FutureWarning)
+            model.export(str(path), format=_KERAS_FORMATS[format], verbose=False)
     except ImportError as error:
         raise ValueError(f"{format} export needs a package that is not installed: {error}") from None
 
