@@ -241,7 +241,9 @@ def test_overlay_gives_rgb_clips_in_the_unit_range_hottest_where_the_map_peaks()
         explain.overlay(videos, heatmaps[:, :, :4, :4])
 
 
+@pytest.mark.backend_independent  # runs its own JAX process
 def test_explain_imports_without_tensorflow_on_jax():
+    pytest.importorskip("jax")
     script = textwrap.dedent(
         """
         import sys

@@ -139,7 +139,9 @@ def test_small_preset_fits_a_few_clips_well_above_chance(builder):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(clips, labels, batch_size=8, epochs=40, verbose=0)
+    # ViViT's small preset stays near chance for its first few dozen steps, and how long depends on the
+    # backend's random streams: 40 epochs were enough on TensorFlow and JAX but not on torch (seed 0).
+    model.fit(clips, labels, batch_size=8, epochs=80, verbose=0)
     loss, accuracy = model.evaluate(clips, labels, verbose=0)
     assert loss < np.log(8) - 0.3 and accuracy >= 0.25, (loss, accuracy)
 

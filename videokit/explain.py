@@ -269,10 +269,35 @@ def _explained_layer(model, layer_name):
 
 def _splits_at(model, layer):
     try:
-        keras.Model(layer.output, model.output)
+        _head(model, layer, model.output)
     except ValueError:
         return False
     return True
+
+
+def _head(model, layer, outputs):
+    """The model from ``layer``'s output to ``outputs``, or ``ValueError`` where the rest needs more than it.
+
+    Keras 3.15 refuses such a graph when it is built, 3.13 only when it is run; so the graph is walked
+    here: a tensor is computable from ``layer.output`` when every input of the layer that made it is.
+    """
+    computable = {id(layer.output)}
+    grew = True
+    while grew:
+        grew = False
+        for other in model.layers:
+            if isinstance(other, keras.layers.InputLayer):
+                continue
+            try:
+                inputs = keras.tree.flatten(other.input)
+            except (AttributeError, ValueError):  # a layer called more than once: not followed
+                continue
+            if id(other.output) not in computable and inputs and all(id(t) in computable for t in inputs):
+                computable.add(id(other.output))
+                grew = True
+    if not all(id(t) in computable for t in keras.tree.flatten(outputs)):
+        raise ValueError(f"the layers after {layer.name!r} also need inputs from before it")
+    return keras.Model(layer.output, outputs)
 
 
 def _is_video_convolution(layer):
@@ -287,7 +312,7 @@ def _split_at(model, layer):
     softmax_dense = isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax
     outputs = last.input if softmax_dense else model.output
     try:
-        head = keras.Model(layer.output, outputs)
+        head = _head(model, layer, outputs)
     except ValueError as error:
         raise ValueError(
             f"grad_cam needs everything after layer {layer.name!r} to depend on its output only; "
