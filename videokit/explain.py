@@ -11,8 +11,8 @@
   `videokit.viz.animate`.
 
 Everything works on the TensorFlow, JAX and PyTorch backends through
-`keras.ops`; the one gradient is taken with the backend's own tool, imported
-when it is needed, as in `videokit.models.gan._steps`.
+`keras.ops`; the one gradient is taken with the backend's own tool
+(`videokit._gradients`), imported when it is needed.
 """
 
 import dataclasses
@@ -20,6 +20,8 @@ import dataclasses
 import keras
 import numpy as np
 from keras import ops
+
+from videokit import _gradients
 
 PROBES = ("original", "shuffled", "reversed", "frozen")
 
@@ -234,7 +236,7 @@ def grad_cam(model, clips, class_index=None, *, layer_name=None, upsample=True):
     if class_index is None:
         class_index = np.argmax(keras.ops.convert_to_numpy(model(clips)), axis=-1)
     target = ops.convert_to_tensor(_one_hot(class_index, len(clips), model.output_shape[-1]))
-    gradients = _input_gradient(lambda values: ops.sum(score_of(values) * target, axis=-1), features)
+    gradients = _gradients.input_gradient(lambda values: ops.sum(score_of(values) * target, axis=-1), features)
     features, gradients = ops.convert_to_numpy(features), ops.convert_to_numpy(gradients)
     weights = gradients.mean(axis=(2, 3) if per_frame else (1, 2, 3), keepdims=True)
     maps = np.maximum(np.sum(weights * features, axis=-1), 0.0)
@@ -327,20 +329,6 @@ def _split_at(model, layer):
         return ops.add(scores, last.bias) if last.use_bias else scores
 
     return features_model, logits
-
-
-def _input_gradient(function, inputs):
-    from videokit.models.gan import _steps
-
-    gradients = {
-        "tensorflow": _steps._tensorflow_input_gradient,
-        "jax": _steps._jax_input_gradient,
-        "torch": _steps._torch_input_gradient,
-    }
-    backend = keras.backend.backend()
-    if backend not in gradients:
-        raise ValueError(f"grad_cam works on the backends {tuple(gradients)}, got {backend!r}.")
-    return gradients[backend](function, inputs)
 
 
 def _one_hot(class_index, count, num_classes):

@@ -18,6 +18,8 @@ The backend libraries are imported inside the functions that need them.
 import keras
 from keras import ops
 
+from videokit import _gradients
+
 
 def train_step(gan, *args):
     """Run one discriminator step and one generator step on ``gan``'s backend."""
@@ -61,22 +63,13 @@ def _update_metrics(gan, values):
 # -------------------------------------------------------------- TensorFlow
 
 
-def _tensorflow_input_gradient(function, inputs):
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        outputs = function(inputs)
-    return tape.gradient(outputs, inputs)
-
-
 def _tensorflow_train_step(gan, data):
     import tensorflow as tf
 
     real = _real_videos(data)
     with tf.GradientTape() as tape:
         d_loss, (real_logits, fake_logits) = gan._discriminator_objective(
-            real, _tensorflow_input_gradient
+            real, _gradients.tensorflow_input_gradient
         )
     gan.d_optimizer.apply(
         tape.gradient(d_loss, gan.discriminator.trainable_variables),
@@ -91,12 +84,6 @@ def _tensorflow_train_step(gan, data):
 
 
 # --------------------------------------------------------------------- JAX
-
-
-def _jax_input_gradient(function, inputs):
-    import jax
-
-    return jax.grad(lambda x: ops.sum(function(x)))(inputs)
 
 
 def _jax_train_step(gan, state, data):
@@ -118,7 +105,7 @@ def _jax_train_step(gan, state, data):
             non_trainable,
             gan._discriminator_objective,
             real,
-            _jax_input_gradient,
+            _gradients.jax_input_gradient,
         )
     )
     (g_loss, _), trainable, non_trainable, g_optimizer_variables = _jax_update(
@@ -209,18 +196,10 @@ def _replace(values, positions, new_values):
 # ----------------------------------------------------------------- PyTorch
 
 
-def _torch_input_gradient(function, inputs):
-    import torch
-
-    inputs = inputs.detach().requires_grad_(True)
-    outputs = function(inputs)
-    return torch.autograd.grad(outputs.sum(), inputs, create_graph=True)[0]
-
-
 def _torch_train_step(gan, data):
     real = _real_videos(data)
     gan.zero_grad()
-    d_loss, (real_logits, fake_logits) = gan._discriminator_objective(real, _torch_input_gradient)
+    d_loss, (real_logits, fake_logits) = gan._discriminator_objective(real, _gradients.torch_input_gradient)
     d_loss.backward()
     _torch_apply(gan.d_optimizer, gan.discriminator)
     gan.zero_grad()
