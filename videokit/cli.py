@@ -40,7 +40,7 @@ def main(argv=None):
         return 130
 
 
-_KERAS_COMMANDS = ("train", "evaluate", "predict", "explain", "export", "bench")
+_KERAS_COMMANDS = ("train", "evaluate", "predict", "explain", "export", "import-weights", "bench")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -88,6 +88,7 @@ def _parser():
     _add_predict(commands)
     _add_explain(commands)
     _add_export(commands)
+    _add_import_weights(commands)
     _add_bench(commands)
     _add_grade(commands)
 
@@ -366,6 +367,35 @@ def _export(arguments):
     result = export_run(arguments.run_dir, arguments.format, output=arguments.output, overwrite=arguments.overwrite)
     print(f"{result.path}: {result.format}; its own runtime gives the Keras model's outputs "
           f"(largest difference {result.max_difference:.1g} on a random clip)")
+    return 0
+
+
+def _add_import_weights(commands):
+    importing = commands.add_parser(
+        "import-weights", help="turn a downloaded Hugging Face or torchvision checkpoint into a .keras model"
+    )
+    importing.add_argument("path", type=pathlib.Path,
+                           help="a Hugging Face model folder (config.json + weights) or one weights file")
+    importing.add_argument("--architecture", default=None,
+                           help="the checkpoint's architecture (read from config.json when there is one); "
+                                "videokit models lists the supported ones")
+    importing.add_argument("--output", type=pathlib.Path, required=True, help="the .keras file to write")
+    importing.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    importing.set_defaults(run=_import_weights)
+
+
+def _import_weights(arguments):
+    from videokit._files import atomic_path
+    from videokit.weights import import_weights
+
+    if arguments.output.suffix != ".keras":
+        raise ValueError(f"--output {arguments.output}: expected a .keras file.")
+    if arguments.output.exists() and not arguments.overwrite:
+        raise FileExistsError(f"{arguments.output} exists; pass --overwrite to replace it.")
+    model = import_weights(arguments.path, architecture=arguments.architecture)
+    with atomic_path(arguments.output) as partial:
+        model.save(partial)
+    print(f"{arguments.output}: {model.name}, {model.count_params():,} parameters, from {arguments.path}")
     return 0
 
 
