@@ -590,6 +590,98 @@ q4_shortcuts = ["b", "d"]
 ''',
         },
     },
+    "12_attention_over_space_and_time": {
+        "q1": {
+            "14 patches per frame (the side, not the area)": '''
+S, T, D, HEADS = 224 // 16, 16, 768, 12
+N = T * S
+q1_cost = {"tokens": N, "joint_entries": N**2, "divided_entries": T * S**2 + S * T**2,
+           "factorised_entries": T * S**2 + T**2, "joint_macs": 2 * D * N**2, "joint_maps_mib": HEADS * N**2 * 4 / 2**20}
+''',
+            "divided and factorised counted as their spatial part only": '''
+S, T, D, HEADS = 196, 16, 768, 12
+N = T * S
+q1_cost = {"tokens": N, "joint_entries": N**2, "divided_entries": T * S**2,
+           "factorised_entries": T * S**2, "joint_macs": 2 * D * N**2, "joint_maps_mib": HEADS * N**2 * 4 / 2**20}
+''',
+            "every head of size D, and one head's maps in memory": '''
+S, T, D, HEADS = 196, 16, 768, 12
+N = T * S
+q1_cost = {"tokens": N, "joint_entries": N**2, "divided_entries": T * S**2 + S * T**2,
+           "factorised_entries": T * S**2 + T**2, "joint_macs": 2 * D * N**2 * HEADS, "joint_maps_mib": N**2 * 4 / 2**20}
+''',
+        },
+        "q2": {
+            "a reshape without the transpose": '''
+def time_groups(x, num_frames):
+    batch, tokens, dim = x.shape
+    return x.reshape(batch * (tokens // num_frames), num_frames, dim)
+
+
+def from_time_groups(groups, batch):
+    return groups.reshape(batch, -1, groups.shape[-1])
+
+
+def space_groups(x, num_frames):
+    batch, tokens, dim = x.shape
+    return x.reshape(batch * num_frames, tokens // num_frames, dim)
+''',
+            "frames and positions swapped in the spatial groups": '''
+def time_groups(x, num_frames):
+    batch, tokens, dim = x.shape
+    patches = tokens // num_frames
+    return x.reshape(batch, num_frames, patches, dim).transpose(0, 2, 1, 3).reshape(batch * patches, num_frames, dim)
+
+
+def from_time_groups(groups, batch):
+    rows, frames, dim = groups.shape
+    return groups.reshape(batch, rows // batch, frames, dim).transpose(0, 2, 1, 3).reshape(batch, -1, dim)
+
+
+def space_groups(x, num_frames):
+    batch, tokens, dim = x.shape
+    patches = tokens // num_frames
+    return x.reshape(batch, patches, num_frames, dim).transpose(0, 2, 1, 3).reshape(batch * num_frames, patches, dim)
+''',
+        },
+        "q3": {
+            "scaled by d instead of its square root": '''
+def attention(q, k, v, mask=None):
+    scores = q @ np.swapaxes(k, -1, -2) / q.shape[-1]
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    return weights @ v, weights
+''',
+            "a softmax without the maximum subtracted (overflows)": '''
+def attention(q, k, v, mask=None):
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores)
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    return weights @ v, weights
+''',
+            "the mask applied after the softmax (rows no longer sum to 1)": '''
+def attention(q, k, v, mask=None):
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    if mask is not None:
+        weights = weights * mask
+    return weights @ v, weights
+''',
+        },
+        "q4": {
+            "the mask's off-by-one missed, only the unscrambling found": '''
+q4_wrong_lines = ["G"]
+''',
+            "the correct regrouping blamed as well": '''
+q4_wrong_lines = ["B", "E", "G"]
+''',
+        },
+    },
 }
 
 
