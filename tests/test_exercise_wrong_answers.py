@@ -682,6 +682,86 @@ q4_wrong_lines = ["B", "E", "G"]
 ''',
         },
     },
+    "13_masked_video_pretraining": {
+        "q1": {
+            "draws the hidden positions again in every time step (leaks across time)": '''
+def tube_mask(num_frames, num_patches, mask_ratio, rng):
+    num_visible = max(1, round(num_patches * (1 - mask_ratio)))
+    mask = np.ones((num_frames, num_patches), dtype=bool)
+    for step in range(num_frames):
+        mask[step, rng.permutation(num_patches)[:num_visible]] = False
+    return mask
+''',
+            "rounds the hidden count, so a high ratio can hide every position": '''
+def tube_mask(num_frames, num_patches, mask_ratio, rng):
+    hidden = np.zeros(num_patches, dtype=bool)
+    hidden[rng.permutation(num_patches)[:round(num_patches * mask_ratio)]] = True
+    return np.tile(hidden, (num_frames, 1))
+''',
+            "always keeps the first positions visible": '''
+def tube_mask(num_frames, num_patches, mask_ratio, rng):
+    num_visible = max(1, round(num_patches * (1 - mask_ratio)))
+    hidden = np.arange(num_patches) >= num_visible
+    return np.tile(hidden, (num_frames, 1))
+''',
+        },
+        "q2": {
+            "forgets that a tubelet spans 2 frames": '''
+q2_tokens = 16 * 7 * 7
+q2_visible = 16 * round(49 * (1 - 0.75))
+q2_attention_saving = (q2_tokens / q2_visible) ** 2
+''',
+            "a quarter of the tokens, without rounding per time step": '''
+q2_tokens = 8 * 7 * 7
+q2_visible = q2_tokens // 4
+q2_attention_saving = (q2_tokens / q2_visible) ** 2
+''',
+            "the saving of the token-wise layers, not of the attention map": '''
+q2_tokens = 8 * 7 * 7
+q2_visible = 8 * round(49 * (1 - 0.75))
+q2_attention_saving = q2_tokens / q2_visible
+''',
+        },
+        "q3": {
+            "reads the token index space-major (position * time steps + step)": '''
+def tubelet_target(clip, token, tubelet_size):
+    clip = np.asarray(clip, dtype=float)
+    t, h, w = tubelet_size
+    steps, rows, columns = clip.shape[0] // t, clip.shape[1] // h, clip.shape[2] // w
+    step, position = token % steps, token // steps
+    row, column = position // columns, position % columns
+    tubelet = clip[step * t:(step + 1) * t, row * h:(row + 1) * h, column * w:(column + 1) * w].reshape(-1)
+    return (tubelet - tubelet.mean()) / np.sqrt(tubelet.var() + 1e-6)
+''',
+            "normalises every colour channel on its own": '''
+def tubelet_target(clip, token, tubelet_size):
+    clip = np.asarray(clip, dtype=float)
+    t, h, w = tubelet_size
+    rows, columns = clip.shape[1] // h, clip.shape[2] // w
+    step, row, column = token // (rows * columns), token // columns % rows, token % columns
+    tubelet = clip[step * t:(step + 1) * t, row * h:(row + 1) * h, column * w:(column + 1) * w]
+    mean, variance = tubelet.mean(axis=(0, 1, 2)), tubelet.var(axis=(0, 1, 2))
+    return ((tubelet - mean) / np.sqrt(variance + 1e-6)).reshape(-1)
+''',
+            "divides by the standard deviation without the epsilon (a flat tubelet gives nan)": '''
+def tubelet_target(clip, token, tubelet_size):
+    clip = np.asarray(clip, dtype=float)
+    t, h, w = tubelet_size
+    rows, columns = clip.shape[1] // h, clip.shape[2] // w
+    step, row, column = token // (rows * columns), token // columns % rows, token % columns
+    tubelet = clip[step * t:(step + 1) * t, row * h:(row + 1) * h, column * w:(column + 1) * w].reshape(-1)
+    return (tubelet - tubelet.mean()) / tubelet.std()
+''',
+        },
+        "q4": {
+            "misses the masks that mix up the token order": '''
+q4_leaking = ["b", "c"]
+''',
+            "takes the token-index version of the tube mask for a leak": '''
+q4_leaking = ["b", "c", "d", "e", "f"]
+''',
+        },
+    },
 }
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.backend_independent
 NOTEBOOKS = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
 README = NOTEBOOKS / "README.md"
 # Notebooks whose formulas are all in the table; each must have at least one marked cell.
-NOTEBOOKS_WITH_ROWS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "14", "15")
+NOTEBOOKS_WITH_ROWS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15")
 
 ASSERTION = re.compile(r"\bassert\b|np\.testing\.assert_\w+\(")
 NOTEBOOK_LINK = re.compile(r"^\[(\d\d)\]\((\d\d_[\w.-]+\.ipynb)\)$")
