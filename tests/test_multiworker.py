@@ -151,12 +151,20 @@ for epoch in range(config.epochs):
         model.train_on_batch(data.train[chosen], data.train_targets[chosen])
 chief = keras.models.load_model(run / "last.keras")
 steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-largest = 0.0
+# Equal to rounding: the workers sum two halves of each gradient where one process sums the whole batch.
+# Adam divides each gradient component by its own scale, so a component whose gradient is near rounding
+# level moves by more than its rounding: a few values (1 in 10,000) may differ beyond rtol 1e-5 and
+# atol 1e-5, none by 5% of one Adam step (learning rate / 20). A wrong batch, scale or statistic moves
+# nearly all values by about a step (a JAX run whose epochs were out of order: all, up to 6 steps).
+largest, far, count = 0.0, 0, 0
 for variable, chief_variable in zip(model.weights, chief.weights):
     mine, theirs = keras.ops.convert_to_numpy(variable), keras.ops.convert_to_numpy(chief_variable)
-    np.testing.assert_allclose(theirs, mine, rtol=1e-5, atol=1e-5, err_msg=variable.path)
+    far += int(np.sum(~np.isclose(theirs, mine, rtol=1e-5, atol=1e-5)))
+    count += mine.size
     largest = max(largest, float(np.max(np.abs(theirs - mine))))
-print(json.dumps({"steps": steps, "weights": len(model.weights), "largest_difference": largest}))
+assert far <= count / 10_000 and largest <= config.learning_rate / 20, (far, count, largest)
+print(json.dumps({"steps": steps, "weights": len(model.weights), "values": count, "beyond_1e-5": far,
+                  "largest_difference": largest}))
 """
 
 
@@ -237,7 +245,7 @@ def test_two_workers_share_the_data_and_only_the_chief_writes(tmp_path, backend,
     assert sorted(path.name for path in tmp_path.iterdir() if path.is_dir() and path.name != "videos") == [
         "run", "tmp0", "tmp1"]
 
-    if data == "videos":  # each worker decoded only its own training videos (and, like every worker, all validation ones)
+    if data == "videos":  # each worker decoded only its own training videos (and, as all evaluate, the validation ones)
         decoded = [set((tmp_path / f"decoded{index}.txt").read_text().split()) for index in range(2)]
         validation = decoded[0] & decoded[1]
         assert len(validation) == 24 - total and all(decoded[index] - validation for index in range(2))
@@ -251,6 +259,7 @@ def test_two_workers_share_the_data_and_only_the_chief_writes(tmp_path, backend,
     assert one.returncode == 0, one.stdout[-2000:] + one.stderr[-4000:]
     compared = json.loads(one.stdout.strip().splitlines()[-1])
     assert compared["steps"] == total // 2 // 4 and compared["weights"] > 10, compared
+    print(compared)  # measured: 1 to 3 of 137,024 values beyond 1e-5 on TensorFlow (largest 1.4e-5), none on JAX
 
     if backend == "tensorflow":  # resumed by one process, with the strategy its command asks for
         resumed = subprocess.run([sys.executable, "-m", "videokit", "train", "--resume", "--epochs", "2", "--run-dir",
