@@ -176,6 +176,9 @@ def _add_train(commands):
                        help="multi-worker: this process, 0 to N-1; worker 0 writes the run directory")
     train.add_argument("--coordinator-port", type=int, default=None, metavar="PORT",
                        help="multi-worker under SLURM: the port on the first node (default 12355)")
+    train.add_argument("--connect-timeout", type=float, default=None, metavar="SECONDS",
+                       help="multi-worker: how long a worker waits for the coordinator (worker 0 for the others) "
+                            "before it stops with one line (default 120)")
     train.add_argument("--logical-cpus", type=int, default=0, metavar="N",
                        help="split the CPU into N logical devices, to try --strategy mirrored without GPUs")
     train.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's learning rate")
@@ -197,14 +200,16 @@ def _cluster(arguments):
     """This process's ``Cluster`` for ``--strategy multi-worker`` (``None`` otherwise), or one error line."""
     from videokit.cluster import resolve_cluster
 
-    flags = (arguments.coordinator, arguments.num_workers, arguments.worker_index, arguments.coordinator_port)
+    flags = (arguments.coordinator, arguments.num_workers, arguments.worker_index, arguments.coordinator_port,
+             arguments.connect_timeout)
     if arguments.strategy != "multi-worker":
         if any(flag is not None for flag in flags):
-            raise ValueError("--coordinator, --num-workers, --worker-index and --coordinator-port are for "
-                             "--strategy multi-worker.")
+            raise ValueError("--coordinator, --num-workers, --worker-index, --coordinator-port and --connect-timeout "
+                             "are for --strategy multi-worker.")
         return None
     return resolve_cluster(coordinator=arguments.coordinator, num_workers=arguments.num_workers,
-                           worker_index=arguments.worker_index, coordinator_port=arguments.coordinator_port)
+                           worker_index=arguments.worker_index, coordinator_port=arguments.coordinator_port,
+                           connect_timeout=arguments.connect_timeout)
 
 
 def _train(arguments):

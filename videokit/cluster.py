@@ -7,8 +7,11 @@ import dataclasses
 import json
 import os
 import re
+import socket
+import time
 
 DEFAULT_PORT = 12355
+DEFAULT_CONNECT_TIMEOUT = 120  # seconds a worker waits for the coordinator, and the coordinator for the workers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,12 +25,15 @@ class Cluster:
         workers: ``"HOST:PORT"`` of every worker, where known (TF_CONFIG,
             SLURM); TensorFlow needs them. Empty: all on the coordinator's
             host, on the ports after its own.
+        connect_timeout: seconds to wait for the coordinator (or, on
+            worker 0, for the other workers) before giving up with one line.
     """
 
     num_workers: int
     worker_index: int
     coordinator: str
     workers: tuple = ()
+    connect_timeout: float = dataclasses.field(default=DEFAULT_CONNECT_TIMEOUT, compare=False)
 
     def __post_init__(self):
         if self.num_workers < 1:
@@ -39,6 +45,8 @@ class Cluster:
         if not host or not port.isdigit():
             raise ValueError(f"the coordinator must be HOST:PORT, e.g. node01:{DEFAULT_PORT}; "
                              f"got {self.coordinator!r}.")
+        if not self.connect_timeout > 0:
+            raise ValueError(f"the connect timeout must be a positive number of seconds; got {self.connect_timeout}.")
 
     @property
     def is_chief(self):
@@ -53,7 +61,16 @@ class Cluster:
         return [f"{host}:{int(port) + index}" for index in range(self.num_workers)]
 
 
-def resolve_cluster(*, coordinator=None, num_workers=None, worker_index=None, coordinator_port=None, environ=None):
+def resolve_cluster(*, coordinator=None, num_workers=None, worker_index=None, coordinator_port=None, environ=None,
+                    connect_timeout=None):
+    """The ``Cluster`` of this process, with ``connect_timeout`` (default 120 s); see ``_resolve_cluster``."""
+    cluster = _resolve_cluster(coordinator=coordinator, num_workers=num_workers, worker_index=worker_index,
+                               coordinator_port=coordinator_port, environ=environ)
+    timeout = DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+    return dataclasses.replace(cluster, connect_timeout=timeout)
+
+
+def _resolve_cluster(*, coordinator, num_workers, worker_index, coordinator_port, environ):
     """The ``Cluster`` of this process, or ``ValueError`` in one line saying what was expected.
 
     In this order: the explicit ``coordinator``, ``num_workers`` and
@@ -142,6 +159,27 @@ def expand_nodelist(text):
     return names
 
 
+def wait_for_coordinator(cluster, *, poll=0.5):
+    """Return once the coordinator's ``HOST:PORT`` takes connections; ``ValueError`` in one line after the timeout.
+
+    Worker 0 starts the coordinator, so the other workers look for it before
+    the backend connects (which, unreachable, would wait for a long time).
+    """
+    host, _, port = cluster.coordinator.rpartition(":")
+    deadline = time.monotonic() + cluster.connect_timeout
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=min(5.0, cluster.connect_timeout)):
+                return
+        except OSError as error:
+            if time.monotonic() + poll >= deadline:
+                reason = error.strerror or type(error).__name__
+                raise ValueError(f"worker {cluster.worker_index} could not reach the coordinator {cluster.coordinator} "
+                                 f"in {cluster.connect_timeout:g} s ({reason}): is worker 0 running there, is the "
+                                 "address right and the port open? (--connect-timeout sets the wait)") from None
+            time.sleep(poll)
+
+
 def shard_indices(count, cluster):
     """The indices of ``count`` items this worker takes: every ``num_workers``-th, all shards the same length.
 
@@ -154,3 +192,21 @@ def shard_indices(count, cluster):
         raise ValueError(f"{count} training items cannot be shared by {cluster.num_workers} workers; "
                          "use more data or fewer workers.")
     return list(range(cluster.worker_index, per_worker * cluster.num_workers, cluster.num_workers))
+
+
+def epoch_order(count, seed, epoch):
+    """The order in which a worker takes the ``count`` items of its shard in ``epoch``: the same on every worker.
+
+    A permutation drawn from ``(seed, epoch)`` alone, so that a run's global
+    batches do not depend on timing, on which worker runs where, or on
+    whether the epoch is trained straight through or after ``--resume``:
+    the ``k``-th global batch of an epoch is the ``k``-th batch of every
+    worker's shard in this order. One process reproduces it by taking, for
+    each step, those batches of all shards together.
+
+    Returns:
+        A NumPy array of the ``count`` positions ``0..count-1``.
+    """
+    import numpy as np
+
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(int(count))

@@ -143,43 +143,90 @@ def fit_on_workers(model, strategy, train, validation, *, global_batch, steps, s
             worker evaluates all of it, so the chief's scores are complete.
         global_batch: clips per step on all workers together.
         steps: training steps per epoch (the same on every worker).
-        seed: shuffling seed for arrays (a dataset shuffles itself).
-        **fit_arguments: for ``model.fit`` (epochs, callbacks...).
+        seed: the run's seed: arrays are taken in ``videokit.cluster.epoch_order``
+            (a dataset shuffles itself).
+        **fit_arguments: for ``model.fit`` (epochs, initial_epoch, callbacks...).
 
-    TensorFlow cuts each global batch in the per-device batches of this
-    worker's devices; automatic sharding is off, as the data is shared out
-    already. Keras 3.15's TensorFlow trainer fails under this strategy in two
-    places, worked around here: its symbolic build averages a batch across
-    workers (so the model is built on one local batch first), and it averages
-    scalar logs across workers with ``axis=0`` (so they are averaged over this
-    worker's devices only; the metrics' own variables are already summed over
-    all workers, and in the two-worker test both print the same scores).
+    Each worker's replicas take its own batches of ``global_batch`` divided by
+    all replicas (``distribute_datasets_from_function``: nothing is sharded or
+    re-batched again), so step ``k`` of an epoch trains on the ``k``-th batch
+    of every worker's share in the epoch's order, and one process given those
+    batches together ends with the same weights. For that, batch
+    normalization uses the global batch's statistics (``synchronized``)
+    while it trains; the saved models keep the plain layer, which every
+    backend loads. Keras 3.15's TensorFlow trainer fails under this strategy
+    in two places, worked around here: its symbolic build averages a batch
+    across workers (so the model is built on one local batch first), and it
+    averages scalar logs across workers with ``axis=0`` (so they are averaged
+    over this worker's devices only; the metrics' own variables are already
+    summed over all workers, and in the two-worker test both print the same
+    scores).
     """
     from keras.src.backend.tensorflow import trainer
 
+    from videokit.cluster import epoch_order
+
     tf = tensorflow("--strategy multi-worker")
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    epochs, first_epoch = fit_arguments["epochs"], fit_arguments.get("initial_epoch", 0)
+    per_replica = global_batch // strategy.num_replicas_in_sync
 
-    def batches(data, shuffle):
-        if isinstance(data, tf.data.Dataset):
-            data = data.unbatch()
-        else:
-            data = tf.data.Dataset.from_tensor_slices(tuple(data))
-            data = data.shuffle(len(data), seed=seed) if shuffle else data
-        return data.repeat() if shuffle else data
+    def training_batches(context):
+        if isinstance(train, tf.data.Dataset):
+            return train.unbatch().repeat().batch(per_replica, drop_remainder=True)
+        clips, targets = (tf.constant(array) for array in train)
+        taken = steps * global_batch // context.num_input_pipelines
+        order = np.concatenate([epoch_order(len(clips), seed, epoch)[:taken] for epoch in range(first_epoch, epochs)])
+        return tf.data.Dataset.from_tensor_slices(order).batch(per_replica).map(
+            lambda chosen: (tf.gather(clips, chosen), tf.gather(targets, chosen)))
 
-    train = batches(train, True).batch(global_batch, drop_remainder=True).with_options(options)
-    validation = batches(validation, False).batch(global_batch).with_options(options)
+    def validation_batches(context):
+        data = validation.unbatch() if isinstance(validation, tf.data.Dataset) else (
+            tf.data.Dataset.from_tensor_slices(tuple(validation)))
+        return data.batch(per_replica)
+
+    distributed = strategy.distribute_datasets_from_function(training_batches)
+    validation = strategy.distribute_datasets_from_function(validation_batches)
     trainer._collective_all_reduce_multi_worker = lambda _: False
+    switch = _global_batch_normalization(model)
     with strategy.scope():
-        clips, targets = next(iter(train))
+        first = train.unbatch() if isinstance(train, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(train)
+        clips, targets = next(iter(first.batch(per_replica)))
         model._symbolic_build(data_batch=(clips, targets, None))
         model._distribute_strategy = None  # so fit finds the strategy of the scope without a symbolic build
+        callbacks = [switch, *fit_arguments.pop("callbacks", [])]
         try:
-            return model.fit(train, steps_per_epoch=steps, validation_data=validation, shuffle=False, **fit_arguments)
+            return model.fit(distributed, steps_per_epoch=steps, validation_data=validation, shuffle=False,
+                             callbacks=callbacks, **fit_arguments)
         finally:
             model._distribute_strategy = strategy
+            switch.on_epoch_end(None)
+
+
+def _global_batch_normalization(model):
+    """A callback: batch normalization over the global batch while ``model`` trains, plain when it is saved.
+
+    ``BatchNormalization(synchronized=True)`` sums its moments over all
+    replicas, as one process computes them on the whole batch. The flag is
+    read when the training step is traced, in the first epoch, and set back at
+    each epoch's end, before the run saves the model (this callback comes
+    first), so that saved models hold the plain layer, which JAX and torch
+    can build.
+    """
+    import keras
+
+    layers = [layer for layer in model._flatten_layers(include_self=False)
+              if isinstance(layer, keras.layers.BatchNormalization)]
+
+    class GlobalBatchNormalization(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            for layer in layers:
+                layer.synchronized = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            for layer in layers:
+                layer.synchronized = False
+
+    return GlobalBatchNormalization()
 
 
 def has_gpu():

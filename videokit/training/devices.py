@@ -5,6 +5,7 @@ import contextlib
 import keras
 
 from videokit import tf_support
+from videokit.cluster import wait_for_coordinator
 
 
 def start_workers(strategy, cluster):
@@ -17,16 +18,25 @@ def start_workers(strategy, cluster):
     if strategy != "multi-worker":
         return
     backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax"):
+        raise ValueError(f"--strategy multi-worker needs the tensorflow or jax backend, not {backend}.")
+    if not cluster.is_chief:
+        wait_for_coordinator(cluster)  # one line after --connect-timeout, not the backend's long wait
     if backend == "tensorflow":
         tf_support.multi_worker_strategy(cluster)
-    elif backend == "jax":
-        import jax
+        return
+    import jax
 
-        if not jax.distributed.is_initialized():
-            jax.distributed.initialize(coordinator_address=cluster.coordinator, num_processes=cluster.num_workers,
-                                       process_id=cluster.worker_index)
-    else:
-        raise ValueError(f"--strategy multi-worker needs the tensorflow or jax backend, not {backend}.")
+    if jax.distributed.is_initialized():
+        return
+    try:
+        jax.distributed.initialize(coordinator_address=cluster.coordinator, num_processes=cluster.num_workers,
+                                   process_id=cluster.worker_index,
+                                   initialization_timeout=max(1, round(cluster.connect_timeout)))
+    except RuntimeError as error:  # jaxlib's XlaRuntimeError: the others did not come in time
+        raise ValueError(f"worker {cluster.worker_index} of {cluster.num_workers} could not start the run with "
+                         f"the coordinator {cluster.coordinator} in {cluster.connect_timeout:g} s "
+                         f"({str(error).splitlines()[0][:160]}); are all workers started?") from None
 
 
 @contextlib.contextmanager

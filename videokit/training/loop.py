@@ -9,7 +9,7 @@ import keras
 
 from videokit import tf_support
 from videokit._files import write_text_atomically
-from videokit.cluster import shard_indices
+from videokit.cluster import epoch_order, shard_indices
 from videokit.data import reraise_video_errors
 from videokit.training import run_dir as runs
 from videokit.training.devices import (
@@ -33,7 +33,10 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1, cluster=
         cluster: this process's ``videokit.cluster.Cluster`` for
             ``strategy="multi-worker"``: each worker trains on its own share
             of the training data, and only the chief (worker 0) writes
-            ``run_dir``; the others write to a temporary folder, then remove it.
+            ``run_dir``; the others write to a temporary folder, then remove
+            it. With ``resume``, every worker reads the run's settings and
+            checkpoint from ``run_dir`` (a folder all of them see), so that
+            all continue from the chief's last finished epoch.
 
     Returns:
         The metrics of every finished epoch, a dict of lists.
@@ -43,26 +46,40 @@ def train(config, run_dir, *, resume=False, overwrite=False, verbose=1, cluster=
     >>> config = RunConfig(model="cnn_lstm", epochs=2, samples=64, clip=(4, 32, 32))
     >>> history = train(config, "runs/demo")  # doctest: +SKIP
     """
-    _check_cluster(config, cluster, resume)
+    _check_cluster(config, cluster)
     if cluster is not None and not cluster.is_chief:
+        if resume:
+            config = _chief_config(config, pathlib.Path(run_dir), cluster)
         with tempfile.TemporaryDirectory(prefix="videokit-worker-") as scratch:
-            return _train(config, pathlib.Path(scratch) / "run", False, False, verbose, cluster)
+            return _train(config, pathlib.Path(scratch) / "run", False, False, verbose, cluster,
+                          resume_from=pathlib.Path(run_dir) if resume else None)
     return _train(config, pathlib.Path(run_dir), resume, overwrite, verbose, cluster)
 
 
-def _check_cluster(config, cluster, resume):
+def _check_cluster(config, cluster):
     if (config.strategy == "multi-worker") != (cluster is not None):
         raise ValueError(f"a cluster goes with strategy='multi-worker' and only with it; got strategy="
                          f"{config.strategy!r} and cluster={cluster}.")
-    if cluster is not None and resume:
-        raise ValueError("--resume of a --strategy multi-worker run is not supported yet; "
-                         "resume it with --strategy none or mirrored on one machine.")
     if cluster is not None and task_for(config).name == "generator":
         raise ValueError(f"{config.model} is a GAN, whose training step --strategy multi-worker does not "
                          "support yet; use --strategy none or mirrored.")
 
 
-def _train(config, run_dir, resume, overwrite, verbose, cluster):
+def _chief_config(config, run_dir, cluster):
+    """The settings of the run a worker other than the chief resumes, read from the chief's ``run_dir``."""
+    from videokit.config import saved_config
+
+    saved = saved_config(run_dir)
+    if saved is None:
+        raise ValueError(f"worker {cluster.worker_index} cannot resume: {run_dir / 'config.json'} not found; "
+                         "every worker needs the chief's run directory (a folder all workers see).")
+    if saved.model != config.model:
+        raise ValueError(f"{run_dir} belongs to a {saved.model} run, not {config.model}; choose another --run-dir.")
+    saved.epochs, saved.strategy = config.epochs, config.strategy
+    return saved
+
+
+def _train(config, run_dir, resume, overwrite, verbose, cluster, resume_from=None):
     tf_support.keep_unimported_off_tensorflow()
     check_precision(config.precision)
     start_workers(config.strategy, cluster)  # before the backend computes anything
@@ -73,7 +90,7 @@ def _train(config, run_dir, resume, overwrite, verbose, cluster):
     keras.mixed_precision.set_dtype_policy(config.precision)
     try:
         with reraise_video_errors():  # the same one line for an unreadable video on every backend
-            history = _train_task(task, config, run_dir, resume, verbose, cluster)
+            history = _train_task(task, config, run_dir, resume, verbose, cluster, resume_from)
     except BaseException:
         if not resume and runs.read_state(run_dir)["epochs_done"] == 0:
             _remove_unstarted_run(run_dir, task)  # so that the corrected command can use the same --run-dir
@@ -83,9 +100,13 @@ def _train(config, run_dir, resume, overwrite, verbose, cluster):
     return history
 
 
-def _train_task(task, config, run_dir, resume, verbose, cluster):
-    """Load the data, build or restore the model, fit the epochs left, draw the results."""
-    state = runs.resume_state(run_dir, task) if resume else dict(runs.FRESH_STATE)
+def _train_task(task, config, run_dir, resume, verbose, cluster, resume_from=None):
+    """Load the data, build or restore the model, fit the epochs left, draw the results.
+
+    ``resume_from``: the chief's run directory, which a resuming worker other than the chief reads only.
+    """
+    source = resume_from or run_dir
+    state = runs.resume_state(source, task) if resume or resume_from else dict(runs.FRESH_STATE)
     batch_size = config.batch_size * device_count(config.strategy, cluster)  # --batch-size is per device
     workers = cluster.num_workers if cluster else 1
     task.cluster = cluster
@@ -99,7 +120,7 @@ def _train_task(task, config, run_dir, resume, verbose, cluster):
         if cluster is not None:
             print(f"worker {cluster.worker_index} of {workers}: global batch {batch_size} = "
                   f"{batch_size // workers} per worker x {workers} workers")
-        model = _model_for(task, run_dir, data, state)
+        model = _model_for(task, source, data, state, finish=resume_from is None)
         if state["epochs_done"] < config.epochs:
             keras.utils.set_random_seed(config.seed + state["epochs_done"])
             callbacks = [runs.RunCheckpoint(run_dir, task, state), *_tensorboard(run_dir)]
@@ -130,30 +151,70 @@ def _fit(task, model, data, batch_size, cluster, **fit_arguments):
     if cluster is None:
         return task.fit(model, data, batch_size, **fit_arguments)
     worker_batch = batch_size // cluster.num_workers
-    if keras.backend.backend() == "jax":  # the Keras distribution API joins the workers' batches into one
-        return task.fit(model, data, worker_batch, **fit_arguments)
     shard_size = len(data.train) if hasattr(data.train, "shape") else data.train_size
     steps = shard_size // worker_batch
     if steps < 1:
         raise ValueError(f"each worker has {shard_size} training clips, fewer than its batch of {worker_batch}; "
                          "use more data or a smaller --batch-size.")
+    if keras.backend.backend() == "jax":  # the Keras distribution API joins the workers' batches into one
+        if not hasattr(data.train, "shape"):  # a folder's loader, which shuffles itself
+            return task.fit(model, data, worker_batch, **fit_arguments)
+        batches = ShardBatches(data.train, data.train_targets, worker_batch, seed=task.config.seed)
+        callbacks = [batches.follower(), *fit_arguments.pop("callbacks", [])]
+        return model.fit(batches, validation_data=(data.validation, data.validation_targets),
+                         validation_batch_size=worker_batch, shuffle=False, callbacks=callbacks, **fit_arguments)
     return tf_support.fit_on_workers(model, tf_support.multi_worker_strategy(cluster),
                                      _with_targets(data.train, data.train_targets),
                                      _with_targets(data.validation, data.validation_targets), global_batch=batch_size,
                                      steps=steps, seed=task.config.seed, **fit_arguments)
 
 
+class ShardBatches(keras.utils.PyDataset):
+    """A worker's share of clips in batches, epoch by epoch in ``videokit.cluster.epoch_order``.
+
+    Every worker takes its ``k``-th batch at step ``k``, so the global batches
+    are the same in every run of the same command, resumed or not. The epoch
+    comes from ``fit`` through the callback ``follower()`` (Keras calls a
+    dataset's own ``on_epoch_end`` once more before the first epoch).
+
+    Args:
+        clips: this worker's clips.
+        targets: their targets.
+        batch_size: this worker's part of the global batch.
+        seed: the run's seed.
+    """
+
+    def __init__(self, clips, targets, batch_size, *, seed):
+        super().__init__()
+        self.clips, self.targets, self.batch_size, self.seed = clips, targets, batch_size, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        self.order = epoch_order(len(self.clips), self.seed, epoch)
+
+    def follower(self):
+        """The callback for ``fit`` that gives the batches of each epoch its order, before the epoch starts."""
+        return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: self.set_epoch(epoch))
+
+    def __len__(self):
+        return len(self.clips) // self.batch_size
+
+    def __getitem__(self, index):
+        chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.clips[chosen], self.targets[chosen]
+
+
 def _with_targets(inputs, targets):
     return inputs if targets is None else (inputs, targets)
 
 
-def _model_for(task, run_dir, data, state):
-    """A new model, or the checkpoint's, with whatever a kill left unsaved after it redone."""
+def _model_for(task, run_dir, data, state, finish=True):
+    """A new model, or the checkpoint's, with whatever a kill left unsaved after it redone (if ``finish``)."""
     if state["epochs_done"] == 0:
         return _new_model(task, data)
     model = task.restore(run_dir, data)
     runs.check_optimizer_steps(model, task, state, run_dir / task.checkpoint)
-    for _, step in runs.finishing_steps(run_dir, task, model, state):
+    for _, step in runs.finishing_steps(run_dir, task, model, state) if finish else ():
         step()
     return model
 

@@ -53,7 +53,7 @@ def prepare_run_dir(run_dir, config, task, *, resume=False, overwrite=False):
     previous = check_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
     if resume:
         previous.epochs = config.epochs
-        if previous.strategy == "multi-worker":  # its workers are gone: it goes on as the command now says
+        if "multi-worker" in (previous.strategy, config.strategy):  # the workers it had or has now: as the command says
             previous.strategy = config.strategy
         write_text_atomically(run_dir / "config.json", previous.to_json())
         remove_temporaries(run_dir, run_files(task))
