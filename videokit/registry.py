@@ -216,6 +216,17 @@ register_model(
     description="TimeSformer: divided space-time attention, time then space in every block (Bertasius et al. 2021)",
 )
 register_model(
+    "videomae_classifier",
+    task="classifier",
+    module="videokit.models.videomae",
+    builder="videomae_classifier",
+    presets={
+        "paper": "VideoMAE ViT-B fine-tuned on Kinetics-400: 16x224x224 clips, 2x16x16 tubelets, 12 layers of 768, 400 classes",
+        "small": "8x32x32 clips, 2x8x8 tubelets, 32-d tokens, 2 layers of 2 heads, 8 classes",
+    },
+    description="VideoMAE's ViT encoder on every tubelet, mean-pooled; imports Hugging Face checkpoints (Tong et al. 2022)",
+)
+register_model(
     "convlstm",
     task="predictor",
     module="videokit.models.convlstm",
