@@ -259,4 +259,15 @@ register_model(
     },
     description="MoCoGAN-style: one content code, a GRU motion code per frame (after Tulyakov et al. 2018)",
 )
+register_model(
+    "videomae",
+    task="pretraining",
+    module="videokit.models.videomae",
+    builder="videomae",
+    presets={
+        "paper": "VideoMAE ViT-B on Kinetics-400: 16x224x224 clips, 2x16x16 tubelets, 12 layers of 768, decoder 4 of 384, 90% masked",
+        "small": "8x32x32 clips, 2x8x8 tubelets, 32-d tokens, 2 layers; decoder 1 of 16, 75% masked",
+    },
+    description="VideoMAE: tube-masked autoencoder, the encoder sees the visible tubes only (Tong et al. 2022)",
+)
 del _name, _description

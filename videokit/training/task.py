@@ -22,6 +22,7 @@ _TASK_CLASSES = {  # registry task -> (module, class)
     "classifier": ("videokit.training.classification", "ClassifierTask"),
     "predictor": ("videokit.training.prediction", "PredictorTask"),
     "generator": ("videokit.training.generation", "GeneratorTask"),
+    "pretraining": ("videokit.training.pretraining", "PretrainingTask"),
 }
 
 
