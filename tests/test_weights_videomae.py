@@ -115,3 +115,16 @@ def test_the_full_size_base_checkpoint_maps_every_weight(tmp_path):
     hugging_face = sum(parameter.numel() for parameter in reference.parameters())
     assert hugging_face == 86_534_800
     assert model.count_params() == hugging_face + 12 * 768  # and the keys' zero biases
+
+
+def test_videokit_import_weights_writes_a_keras_file_with_the_same_outputs(tmp_path):
+    from videokit import cli
+
+    reference = reference_model(tiny_config())
+    reference.save_pretrained(tmp_path / "checkpoint")
+    output = tmp_path / "videomae.keras"
+    assert cli.main(["import-weights", str(tmp_path / "checkpoint"), "--output", str(output)]) == 0
+    clips = pixels(seed=2)
+    probabilities = keras.ops.convert_to_numpy(keras.saving.load_model(output)(clips))
+    expected = torch.softmax(torch.from_numpy(reference_logits(reference, clips)), -1).numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
