@@ -1,5 +1,10 @@
 """Shared fixtures: small real video files written with videokit.io."""
 
+import importlib.util
+
+if importlib.util.find_spec("triton"):  # PyTorch's compiler: its C extension crashes when loaded after TensorFlow's
+    import triton  # noqa: F401
+
 import keras
 import numpy as np
 import pytest

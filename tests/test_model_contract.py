@@ -3,7 +3,8 @@
 A new model family is picked up here as soon as it is registered: it builds at
 its ``"small"`` preset with the output its task promises, round-trips through a
 ``.keras`` file, names its input ``"clips"`` (generators: their latent
-inputs), ends a classifier in a float32 ``"predictions"`` layer, and answers a
+inputs), ends a classifier in a float32 ``"predictions"`` layer, trains a
+pretraining model on clips alone and resumes it from its file, and answers a
 bad preset or a bad clip shape in the one phrasing of
 `videokit.models._common`. ``preset=None`` builds the paper configuration.
 """
@@ -21,6 +22,7 @@ import pytest
 
 from videokit import registry
 from videokit.models.gan import video_of
+from videokit.models.videomae import VideoMAE
 
 MODELS = registry.list_models()
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -40,6 +42,8 @@ def small_model(name):
 
 def random_inputs(model, batch=2):
     rng = np.random.default_rng(0)
+    if isinstance(model, VideoMAE):  # a subclassed model: no symbolic input
+        return rng.uniform(size=(batch, *model.clip_shape)).astype("float32")
     return keras.tree.map_structure(
         lambda tensor: rng.uniform(size=(batch, *tensor.shape[1:])).astype("float32"), model.input
     )
@@ -70,6 +74,11 @@ def test_small_preset_builds_with_the_output_of_its_task(name):
         assert video_of(model.output).shape[1:] == small["output_shape"]
         assert all(not tensor.name.startswith("clips") for tensor in keras.tree.flatten(model.input))
         return
+    if entry.task == "pretraining":  # clips in, (predicted, target) hidden tubelets out
+        assert model.clip_shape == small["input_shape"]
+        predicted, targets = model(random_inputs(model))
+        assert predicted.shape == targets.shape and predicted.shape[0] == 2
+        return
     assert model.input.name == "clips"
     assert model.input_shape[1:] == small["input_shape"]
     if entry.task == "classifier":
@@ -85,8 +94,11 @@ def test_keras_file_round_trip_gives_equal_outputs(name, tmp_path):
     model = small_model(name)
     inputs = random_inputs(model)
     path = tmp_path / f"{name}.keras"
+    model.predict(inputs, verbose=0)  # built before it is saved
     model.save(path)
     reloaded = keras.saving.load_model(path)
+    if registry.get_model(name).task == "pretraining":  # the same random masks in both
+        reloaded.seed_generator.state.assign(keras.ops.convert_to_numpy(model.seed_generator.state))
     keras.tree.map_structure(
         lambda expected, got: np.testing.assert_allclose(got, expected, atol=1e-6),
         model.predict(inputs, verbose=0),
@@ -125,6 +137,8 @@ def test_no_preset_means_the_paper_configuration(name):
     paper = builder.presets["paper"]
     if entry.task == "generator":
         assert video_of(model.output).shape[1:] == paper["output_shape"]
+    elif entry.task == "pretraining":
+        assert model.clip_shape == paper["input_shape"]
     else:
         assert model.input_shape[1:] == paper["input_shape"]
     if entry.task == "classifier":
@@ -178,4 +192,21 @@ def test_registry_refuses_bad_entries_and_names():
     assert "new_model" not in registry.list_models()
     assert registry.list_models("classifier") + registry.list_models("predictor") + registry.list_models(
         "generator"
-    ) == MODELS
+    ) + registry.list_models("pretraining") == MODELS
+
+
+@pytest.mark.parametrize("name", registry.list_models("pretraining"))
+def test_a_pretraining_model_trains_and_resumes_from_its_keras_file(name, tmp_path):
+    """Clips without targets: the loss falls within a few steps, and a saved model trains on from its optimizer state."""
+    keras.utils.set_random_seed(0)
+    model = entry_and_builder(name)[1](preset="small", seed=0)
+    clips = random_inputs(model, batch=8)
+    model.compile(keras.optimizers.Adam(1e-3))
+    losses = model.fit(clips, batch_size=8, epochs=6, verbose=0).history["loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0], np.round(losses, 4)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert int(reloaded.optimizer.iterations) == 6
+    reloaded.fit(clips, batch_size=8, epochs=1, verbose=0)
+    assert int(reloaded.optimizer.iterations) == 7

@@ -6,6 +6,7 @@ from videokit.data import moving_shapes
 from videokit.layers import TubeletEmbedding
 from videokit.models.videomae import (
     VideoMAE,
+    clips_from_tubelets,
     normalised_tubelets,
     tube_mask,
     tubelets_of,
@@ -116,3 +117,61 @@ def test_rejects_a_mask_ratio_outside_zero_and_one():
         match=r"^VideoMAE expects 0 < mask_ratio < 1; got mask_ratio=1\.0\.$",
     ):
         VideoMAE((8, 32, 32, 3), mask_ratio=1.0, **SMALL)
+
+
+def test_clips_from_tubelets_undoes_tubelets_of():
+    clips = clips_of(2)
+    tubelets = tubelets_of(clips, (2, 8, 8))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(clips_from_tubelets(tubelets, (2, 8, 8), (8, 32, 32, 3))), clips
+    )
+
+
+def test_sinusoidal_positions_have_no_weights_and_still_train():
+    mae = VideoMAE((8, 32, 32, 3), seed=0, position_embedding="sinusoidal", **SMALL)
+    mae(clips_of(2))
+    assert not mae.get_layer("positions").weights and not mae.get_layer("decoder_positions").weights
+    with pytest.raises(ValueError, match=r"position_embedding to be one of \('learned', 'sinusoidal'\); got 'rope'"):
+        VideoMAE((8, 32, 32, 3), position_embedding="rope", **SMALL)
+
+
+def test_reconstruction_keeps_the_visible_tubes_and_greys_the_hidden_ones():
+    mae = VideoMAE((8, 32, 32, 3), seed=0, mask_ratio=0.75, **SMALL)
+    clips = clips_of(2)
+    masked_input, reconstruction, original = mae.reconstruct(clips, seed=0)
+    np.testing.assert_array_equal(original, clips)
+    hidden = np.all(masked_input == 0.5, axis=-1)  # (clip, time, height, width): a hidden pixel
+    assert hidden.mean() == pytest.approx(0.75)
+    assert (hidden == hidden[:, :1]).all()  # tubes: the same places hidden in every frame
+    visible = ~hidden
+    np.testing.assert_allclose(reconstruction[visible], clips[visible], atol=1e-6)
+    assert np.abs(reconstruction[~visible] - 0.5).max() > 0.1  # drawn from the prediction, not grey
+    # the same seed, the same mask: pictures of successive epochs are comparable
+    np.testing.assert_array_equal(mae.reconstruct(clips, seed=0)[0], masked_input)
+
+
+def test_the_classifier_takes_the_pretrained_encoder_by_name_and_shape():
+    from videokit.models.videomae import videomae, videomae_classifier
+    from videokit.training.transfer import initialise_from
+
+    keras.utils.set_random_seed(0)
+    pretrained = videomae(preset="small", seed=0)
+    pretrained(clips_of(1))
+    classifier = videomae_classifier(num_classes=5, preset="small")
+    copied, skipped = initialise_from(classifier, pretrained)
+    assert copied == ["tubelet_embedding", "encoder_block0", "encoder_block1"]
+    assert sorted(skipped) == ["fc_norm", "predictions"]  # not in the autoencoder: the new head
+    for name in copied:
+        for got, expected in zip(classifier.get_layer(name).weights, pretrained.get_layer(name).weights):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(expected))
+
+
+def test_the_classifier_without_mean_pooling_reads_the_first_normalised_token():
+    from videokit.models.videomae import videomae_classifier
+
+    model = videomae_classifier(preset="small", use_mean_pooling=False, classifier_activation=None)
+    features = keras.Model(model.input, model.get_layer("encoder_norm").output)
+    clips = clips_of(2)
+    tokens = keras.ops.convert_to_numpy(features(clips))
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in model.get_layer("predictions").weights)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(clips)), tokens[:, 0] @ kernel + bias, atol=1e-5)

@@ -48,3 +48,17 @@ def test_history_and_confusion_plots(tmp_path):
     texts = [text.get_text() for text in figure.axes[0].texts]
     assert texts == ["1", "0", "0", "0", "1", "1", "0", "0", "1"]
     assert (tmp_path / "curves.png").exists() and (tmp_path / "cm.png").exists()
+
+
+def test_reconstructions_draw_masked_reconstructed_original_for_each_clip(tmp_path):
+    original = moving_shapes(2, num_frames=8, size=32)[0] / 255.0
+    masked = original.copy()
+    masked[:, :, :16] = 0.5
+    figure = viz.plot_reconstructions(masked, original, original, max_frames=4, title="epoch 3",
+                                      path=tmp_path / "reconstructions.png")
+    assert len(figure.axes) == 2 * 3 * 4
+    labels = [figure.axes[row * 4].get_ylabel() for row in range(6)]
+    assert labels == ["masked", "reconstructed", "original"] * 2
+    assert (tmp_path / "reconstructions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="three batches of clips of one shape"):
+        viz.plot_reconstructions(masked, original[:1], original)

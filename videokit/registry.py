@@ -216,6 +216,17 @@ register_model(
     description="TimeSformer: divided space-time attention, time then space in every block (Bertasius et al. 2021)",
 )
 register_model(
+    "videomae_classifier",
+    task="classifier",
+    module="videokit.models.videomae",
+    builder="videomae_classifier",
+    presets={
+        "paper": "VideoMAE ViT-B fine-tuned on Kinetics-400: 16x224x224 clips, 2x16x16 tubelets, 12 layers of 768, 400 classes",
+        "small": "8x32x32 clips, 2x8x8 tubelets, 32-d tokens, 2 layers of 2 heads, 8 classes",
+    },
+    description="VideoMAE's ViT encoder on every tubelet, mean-pooled; imports Hugging Face checkpoints (Tong et al. 2022)",
+)
+register_model(
     "convlstm",
     task="predictor",
     module="videokit.models.convlstm",
@@ -247,5 +258,16 @@ register_model(
         "small": "8 frames of 32x32, 16-d content, 8-d motion codes, 16-filter base",
     },
     description="MoCoGAN-style: one content code, a GRU motion code per frame (after Tulyakov et al. 2018)",
+)
+register_model(
+    "videomae",
+    task="pretraining",
+    module="videokit.models.videomae",
+    builder="videomae",
+    presets={
+        "paper": "VideoMAE ViT-B on Kinetics-400: 16x224x224 clips, 2x16x16 tubelets, 12 layers of 768, decoder 4 of 384, 90% masked",
+        "small": "8x32x32 clips, 2x8x8 tubelets, 32-d tokens, 2 layers; decoder 1 of 16, 75% masked",
+    },
+    description="VideoMAE: tube-masked autoencoder, the encoder sees the visible tubes only (Tong et al. 2022)",
 )
 del _name, _description

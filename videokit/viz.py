@@ -1,4 +1,4 @@
-"""Pictures of clips and training: frame grids, inline animations, curves."""
+"""Pictures of clips and training: frame grids, inline animations, curves, masked reconstructions."""
 
 import base64
 import pathlib
@@ -77,6 +77,45 @@ def animate(clip, *, fps=8, width=256):
         f'<video width="{width}" controls autoplay loop muted playsinline>'
         f'<source src="data:video/mp4;base64,{data}" type="video/mp4"></video>'
     )
+
+
+def plot_reconstructions(masked_input, reconstruction, original, *, max_frames=8, title=None, path=None):
+    """Draw masked autoencoding over time: for each clip, rows masked input / reconstruction / original.
+
+    The rows of one clip share their columns (frames), so a hidden tube can
+    be followed from the grey hole, through the model's guess, to the truth.
+    For VideoMAE, `videokit.models.VideoMAE.reconstruct` gives the three
+    arrays, the predicted tubelets drawn with each tubelet's own mean and
+    standard deviation taken from the original.
+
+    Args:
+        masked_input: clips ``(N, T, H, W, C)`` in ``[0, 1]``, hidden tubes grey.
+        reconstruction: the same clips with the hidden tubes predicted.
+        original: the clips themselves.
+        max_frames: at most this many frames per row, evenly spaced.
+        title: a title above the grid (e.g. the epoch), or ``None``.
+        path: if given, also save the figure there as a PNG.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Example:
+
+    >>> masked, reconstructed, original = mae.reconstruct(clips[:3])  # doctest: +SKIP
+    >>> plot_reconstructions(masked, reconstructed, original, path="reconstructions.png")  # doctest: +SKIP
+    """
+    groups = [_as_batch(clips) for clips in (masked_input, reconstruction, original)]
+    if not groups[0].shape == groups[1].shape == groups[2].shape:
+        raise ValueError(f"expected three batches of clips of one shape; got shapes {[g.shape for g in groups]}.")
+    rows = np.stack(groups, axis=1).reshape(-1, *groups[0].shape[1:])
+    names = ["masked", "reconstructed", "original"] * len(groups[0])
+    figure = frame_grid(rows, max_frames=max_frames, titles=names)
+    if title:
+        figure.suptitle(title, fontsize=10)
+        figure.tight_layout(pad=0.3, h_pad=0.6, w_pad=0.2, rect=(0, 0, 1, 1 - 0.3 / figure.get_figheight()))
+    if path is not None:
+        figure.savefig(path, dpi=100)
+    return figure
 
 
 def plot_history(history, *, metrics=None, path=None):

@@ -17,6 +17,7 @@ _LAYER_MODULES = {
     "MaskedComposite": "masked_composite",
     "MultiHeadSelfAttention": "video_transformer",
     "NonLocalBlock": "nonlocal_block",
+    "SinusoidalPositionEmbedding": "sinusoidal_position_embedding",
     "SpaceTimePositionEmbedding": "position_embedding",
     "TemporalAttentionPooling": "attention",
     "TransformerBlock": "video_transformer",

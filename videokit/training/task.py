@@ -22,6 +22,7 @@ _TASK_CLASSES = {  # registry task -> (module, class)
     "classifier": ("videokit.training.classification", "ClassifierTask"),
     "predictor": ("videokit.training.prediction", "PredictorTask"),
     "generator": ("videokit.training.generation", "GeneratorTask"),
+    "pretraining": ("videokit.training.pretraining", "PretrainingTask"),
 }
 
 
@@ -115,7 +116,12 @@ class Task:
         """The model as the checkpoint left it, optimizer state included."""
         from videokit.training import run_dir as runs
 
-        return runs.load_checkpoint(pathlib.Path(run_dir) / self.checkpoint, keras.models.load_model)
+        return runs.load_checkpoint(pathlib.Path(run_dir) / self.checkpoint, self.load_model)
+
+    def load_model(self, path):
+        """``keras.models.load_model(path)``, the model's module imported first (it registers its classes)."""
+        self.model_entry.build_function()
+        return keras.models.load_model(path)
 
     def optimizer_steps(self, model):
         return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
@@ -145,7 +151,7 @@ class Task:
         checkpoint = pathlib.Path(run_dir) / runs.BEST
         if not checkpoint.exists():
             raise ValueError(f"{run_dir}: no finished epoch yet ({runs.BEST} not found).")
-        return runs.load_checkpoint(checkpoint, keras.models.load_model)
+        return runs.load_checkpoint(checkpoint, self.load_model)
 
     def draw_results(self, model, data, run_dir):
         """Subclasses: the pictures of a finished run."""
