@@ -1,6 +1,14 @@
 """Shared fixtures: small real video files written with videokit.io."""
 
-import keras
+try:
+    # PyTorch's triton (which transformers loads) crashes the process when its
+    # library is loaded after TensorFlow's (torch 2.14, TensorFlow 2.21); loaded
+    # first, both work. Only where triton is installed.
+    import triton  # noqa: F401
+except ImportError:
+    pass
+
+import keras  # noqa: E402
 import numpy as np
 import pytest
 

@@ -23,7 +23,9 @@ from videokit.weights._files import read_state_dict  # noqa: F401 (public)
 
 # Architecture name (a Hugging Face config's ``architectures[0]``, or a
 # torchvision model's name) -> "module:converter".
-CONVERTERS = {}
+CONVERTERS = {
+    "TimesformerForVideoClassification": "videokit.weights.timesformer:convert",
+}
 
 
 def supported_architectures():
