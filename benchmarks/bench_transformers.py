@@ -10,7 +10,7 @@ Two models, each at the same configuration on both sides:
   normalisation, a linear classifier) against
   ``transformers.VideoMAEForVideoClassification`` (the same arrangement; its
   positions are a fixed sinusoidal table, videokit's are learned, and it has
-  no key bias: 1.2M parameters apart at base size, 1% of the count).
+  no key bias: tokens x width + depth x width parameters apart, 0.1% at base).
 
 videokit runs on Keras's torch backend (``KERAS_BACKEND=torch``, set by this
 script), so both sides use PyTorch eager on the same device, threads and

@@ -14,6 +14,8 @@ token in front (`videokit.layers.ClassToken`), add learned positions
 token's final state.
 """
 
+import numbers
+
 import keras
 
 from videokit.layers.class_token import ClassToken
@@ -62,7 +64,7 @@ def _normalised(model, clips, mean, std):
     channels = clips.shape[-1]
 
     def per_channel(argument, value):
-        values = [float(value)] * channels if isinstance(value, (int, float)) else value
+        values = [float(value)] * channels if isinstance(value, numbers.Real) else value
         if values is None or len(values) != channels:
             raise ValueError(
                 f"{model} expects pixel_mean and pixel_std to be both given, each a float or "
