@@ -14,6 +14,8 @@ token in front (`videokit.layers.ClassToken`), add learned positions
 token's final state.
 """
 
+import numbers
+
 import keras
 
 from videokit.layers.class_token import ClassToken
@@ -48,6 +50,34 @@ def _zero_centred(clips):
     mean brightness), and the small presets stay at chance for many epochs.
     """
     return keras.layers.Rescaling(2.0, offset=-1.0, name="zero_centering")(clips)
+
+
+def _normalised(model, clips, mean, std):
+    """``(clips - mean) / std`` per channel, or `_zero_centred` when both are ``None``.
+
+    Raises:
+        ValueError: only one of them given, a standard deviation that is not
+            positive, or not one value (or one per channel) each.
+    """
+    if mean is None and std is None:
+        return _zero_centred(clips)
+    channels = clips.shape[-1]
+
+    def per_channel(argument, value):
+        values = [float(value)] * channels if isinstance(value, numbers.Real) else value
+        if values is None or len(values) != channels:
+            raise ValueError(
+                f"{model} expects pixel_mean and pixel_std to be both given, each a float or "
+                f"{channels} floats (one per channel); got {argument}={value!r}."
+            )
+        return [float(v) for v in values]
+
+    mean, std = per_channel("pixel_mean", mean), per_channel("pixel_std", std)
+    if min(std) <= 0:
+        raise ValueError(f"{model} expects pixel_std to be positive; got pixel_std={std!r}.")
+    return keras.layers.Normalization(
+        mean=mean, variance=[value**2 for value in std], name="pixel_normalization"
+    )(clips)
 
 
 def _class_token_readout(tokens):
@@ -253,6 +283,9 @@ def timesformer(
     depth=None,
     num_heads=None,
     mlp_dim=None,
+    pixel_mean=None,
+    pixel_std=None,
+    layer_norm_epsilon=1e-6,
     name="timesformer",
 ):
     """Build TimeSformer (Bertasius et al. 2021) with divided space-time attention.
@@ -282,12 +315,22 @@ def timesformer(
         depth: int, the number of blocks: 12 or 2.
         num_heads: int, attention heads per attention: 12 or 2.
         mlp_dim: int, the hidden size of the blocks' MLP: 3072 or 64.
+        pixel_mean: ``None``, or the per-channel mean (a float or one float
+            per channel) that the model subtracts from the pixels as its first
+            step, as a pretrained checkpoint's preprocessing does (0.45 for
+            Hugging Face's ``facebook/timesformer-*``). ``None``: the pixels
+            are moved from ``[0, 1]`` to ``[-1, 1]``, as Scenic does.
+        pixel_std: with ``pixel_mean``, the per-channel standard deviation
+            the centred pixels are divided by (0.225 for ``facebook/timesformer-*``).
+        layer_norm_epsilon: float, the epsilon of every layer normalisation
+            (1e-6, as the reference implementation's ``layer_norm_eps``).
         name: name of the model.
 
     Returns:
         A `keras.Model` mapping clips ``(batch, time, height, width, channels)``
-        of pixels in ``[0, 1]`` (moved to ``[-1, 1]`` inside, as Scenic does)
-        to class probabilities ``(batch, num_classes)`` in float32; with
+        of pixels in ``[0, 1]`` (moved to ``[-1, 1]`` inside, as Scenic does,
+        or normalised with ``pixel_mean`` and ``pixel_std``) to class
+        probabilities ``(batch, num_classes)`` in float32; with
         ``include_top=False``, to the normalised tokens ``(batch, 1 + time *
         patches, embed_dim)``, the class token first.
 
@@ -322,7 +365,7 @@ def timesformer(
     clips = _common.clip_input(shape)
     x = TubeletEmbedding(
         settings["embed_dim"], (1, patch, patch), name="patch_embedding"
-    )(_zero_centred(clips))
+    )(_normalised("timesformer", clips, pixel_mean, pixel_std))
     x = ClassToken(name="add_class_token")(x)
     x = SpaceTimePositionEmbedding(
         frames, patches, mode="separable", class_token=True, name="position_embedding"
@@ -332,9 +375,10 @@ def timesformer(
             settings["num_heads"],
             settings["mlp_dim"],
             num_frames=frames,
+            layer_norm_epsilon=layer_norm_epsilon,
             name=f"block{index}",
         )(x)
-    x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
     outputs = _common.classifier_head(
         x,
         top=_class_token_readout,

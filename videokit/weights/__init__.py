@@ -25,6 +25,7 @@ from videokit.weights._files import read_state_dict  # noqa: F401 (public)
 # torchvision model's name) -> "module:converter".
 CONVERTERS = {
     "VideoMAEForVideoClassification": "videokit.weights.videomae:convert",
+    "TimesformerForVideoClassification": "videokit.weights.timesformer:convert",
 }
 
 
