@@ -23,7 +23,9 @@ from videokit.weights._files import read_state_dict  # noqa: F401 (public)
 
 # Architecture name (a Hugging Face config's ``architectures[0]``, or a
 # torchvision model's name) -> "module:converter".
-CONVERTERS = {}
+CONVERTERS = {
+    **{name: f"videokit.weights.torchvision_video:convert_{name}" for name in ("r3d_18", "mc3_18", "r2plus1d_18")},
+}
 
 
 def supported_architectures():
