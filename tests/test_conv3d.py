@@ -140,7 +140,7 @@ def test_input_mean_and_std_normalise_the_clips_first():
     normalised = r3d(preset="small", input_mean=KINETICS_MEAN, input_std=KINETICS_STD)
     normalised.set_weights(plain.get_weights())
     clips = _small_clips()
-    expected = plain((clips - np.float32(KINETICS_MEAN)) / np.float32(KINETICS_STD))
+    expected = keras.ops.convert_to_numpy(plain((clips - np.float32(KINETICS_MEAN)) / np.float32(KINETICS_STD)))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(normalised(clips)), expected, atol=1e-6)
 
 
