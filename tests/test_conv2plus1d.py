@@ -70,6 +70,8 @@ def test_weights_of_the_default_layer():
         (2, "same", (2, 3, 5, 5, 5)),
         ((1, 1, 1), "valid", (2, 4, 7, 8, 5)),
         ((2, 1, 2), "valid", (2, 2, 7, 4, 5)),
+        ((1, 1, 1), "symmetric", (2, 6, 9, 10, 5)),
+        ((2, 2, 2), "symmetric", (2, 3, 5, 5, 5)),
     ],
 )
 def test_output_shape_with_strides_and_padding(strides, padding, expected):
@@ -77,6 +79,46 @@ def test_output_shape_with_strides_and_padding(strides, padding, expected):
     clips = np.zeros((2, 6, 9, 10, 3), dtype="float32")
     assert tuple(layer(clips).shape) == expected
     assert layer.compute_output_shape(clips.shape) == expected
+
+
+def _random_weights(layer, seed=0):
+    rng = np.random.default_rng(seed)
+    for weight in layer.weights:  # positive everywhere: a valid batch-norm variance
+        weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
+
+
+def _by_hand_with_symmetric_padding(layer, clips):
+    """PyTorch's (2+1)D convolution: k // 2 zeros on both sides before each "valid" convolution."""
+    ops = keras.ops
+    (time, height, width), (time_stride, height_stride, width_stride) = layer.kernel_size, layer.strides
+    x = ops.pad(clips, ((0, 0), (0, 0), (height // 2,) * 2, (width // 2,) * 2, (0, 0)))
+    x = ops.conv(x, layer.spatial_conv.kernel, strides=(1, height_stride, width_stride)) + layer.spatial_conv.bias
+    norm = layer.batch_norm
+    x = (x - norm.moving_mean) / ops.sqrt(norm.moving_variance + layer.batch_norm_epsilon) * norm.gamma + norm.beta
+    x = ops.pad(ops.relu(x), ((0, 0), (time // 2,) * 2, (0, 0), (0, 0), (0, 0)))
+    return ops.conv(x, layer.temporal_conv.kernel, strides=(time_stride, 1, 1)) + layer.temporal_conv.bias
+
+
+@pytest.mark.parametrize("shape", [(6, 10, 8, 3), (5, 9, 7, 3)], ids=["even sizes", "odd sizes"])
+def test_symmetric_padding_pads_both_sides_like_pytorch(shape):
+    layer = Conv2Plus1D(4, strides=2, padding="symmetric", batch_norm_epsilon=1e-5, batch_norm_momentum=0.9)
+    same = Conv2Plus1D(4, strides=2, padding="same", batch_norm_epsilon=1e-5)
+    clips = np.random.default_rng(1).normal(size=(2, *shape)).astype("float32")
+    layer.build(clips.shape)
+    same.build(clips.shape)
+    _random_weights(layer)
+    same.set_weights(layer.get_weights())
+    assert layer.batch_norm.epsilon == 1e-5 and layer.batch_norm.momentum == 0.9
+    outputs = keras.ops.convert_to_numpy(layer(clips))
+    expected = keras.ops.convert_to_numpy(_by_hand_with_symmetric_padding(layer, clips))
+    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-4)
+    # Keras's "same" pads only the end where a stride of 2 meets an even size, both sides when it is odd.
+    same_outputs = keras.ops.convert_to_numpy(same(clips))
+    assert same_outputs.shape == outputs.shape
+    if shape[0] % 2 == 0:
+        assert np.abs(same_outputs - outputs).max() > 1e-2
+    else:
+        np.testing.assert_allclose(same_outputs, outputs, rtol=1e-5, atol=1e-4)
 
 
 def test_intermediate_filters_override_and_output_activation():
@@ -104,8 +146,10 @@ def test_get_config_round_trip():
         6,
         kernel_size=(3, 5, 5),
         strides=(2, 1, 1),
-        padding="valid",
+        padding="symmetric",
         use_batch_norm=False,
+        batch_norm_epsilon=1e-5,
+        batch_norm_momentum=0.9,
         intermediate_activation="tanh",
         activation="relu",
         use_bias=False,
@@ -115,6 +159,7 @@ def test_get_config_round_trip():
     clone = Conv2Plus1D.from_config(config)
     assert clone.get_config() == config
     assert config["kernel_size"] == (3, 5, 5) and config["strides"] == (2, 1, 1)
+    assert config["padding"] == "symmetric" and config["batch_norm_epsilon"] == 1e-5
 
 
 def test_keras_file_round_trip(tmp_path):

@@ -4,13 +4,17 @@ import pytest
 
 from videokit.data import moving_shapes
 from videokit.layers import Conv2Plus1D
-from videokit.models import c3d, r2plus1d, r3d
+from videokit.models import c3d, mc3, r2plus1d, r3d
+from videokit.models.conv3d import KINETICS_MEAN, KINETICS_STD
 
 C3D_PARAMS = 79_991_015
 C3D_CONV_PARAMS = 27_655_936
 C3D_FC_PARAMS = 52_335_079
 SMALL_CLIPS = (8, 32, 32, 3)
-BUILDERS = [c3d, r3d, r2plus1d]
+BUILDERS = [c3d, r3d, mc3, r2plus1d]
+RESNETS = [r3d, mc3, r2plus1d]
+# torchvision.models.video's r3d_18, mc3_18, r2plus1d_18: sum(p.numel() for p in model.parameters()).
+TORCHVISION_PARAMS = {"r3d": 33_371_472, "mc3": 11_695_440, "r2plus1d": 31_505_325}
 
 
 def _without_initial_values(builder, *args, **kwargs):
@@ -63,6 +67,96 @@ def test_r3d_paper_matches_torchvision_r3d_18():
     trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
     assert trainable == 33_371_472  # torchvision.models.video.r3d_18().parameters()
     assert model.output_shape == (None, 400)
+
+
+def _trainable(model):
+    return sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+
+
+@pytest.mark.parametrize("builder", RESNETS, ids=lambda builder: builder.__name__)
+def test_torchvision_preset_has_torchvisions_parameters(builder):
+    model = _without_initial_values(builder, preset="torchvision")
+    assert _trainable(model) == TORCHVISION_PARAMS[builder.__name__]
+    assert model.input_shape == (None, 16, 112, 112, 3) and model.output_shape == (None, 400)
+    normalization = model.get_layer("input_normalization")
+    assert model.layers[1] is normalization
+    np.testing.assert_allclose(np.ravel(normalization.mean), KINETICS_MEAN)
+    np.testing.assert_allclose(np.sqrt(np.ravel(normalization.variance)), KINETICS_STD, rtol=1e-6)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(norm.epsilon == 1e-5 and norm.momentum == 0.9 for norm in norms)
+
+
+def test_torchvision_r2plus1d_counts_intermediate_channels_per_block():
+    torchvision, paper = _without_initial_values(r2plus1d, preset="torchvision"), _without_initial_values(r2plus1d)
+    middle = {
+        name: (torchvision.get_layer(name).spatial_conv.filters, paper.get_layer(name).spatial_conv.filters)
+        for name in ("stem_conv", "stage2_block1_conv1", "stage2_block1_conv2", "stage2_block2_conv2")
+    }
+    # (torchvision, paper): 45 against the formula's 83 in the stem; the second convolution of a
+    # stage's first block keeps its block's M = M(64 -> 128) = 230 instead of M(128 -> 128) = 288.
+    assert middle == {"stem_conv": (45, 83), "stage2_block1_conv1": (230, 230),
+                      "stage2_block1_conv2": (230, 288), "stage2_block2_conv2": (288, 288)}
+    assert torchvision.get_layer("stage2_block1_conv1").batch_norm.epsilon == 1e-5
+
+
+def test_mc3_convolves_time_in_the_stem_and_first_stage_only():
+    model = _without_initial_values(mc3)
+    assert _trainable(model) == TORCHVISION_PARAMS["mc3"]
+    assert model.get_layer("stage1_block2_conv2").kernel_size == (3, 3, 3)
+    for stage in (2, 3, 4):
+        assert model.get_layer(f"stage{stage}_block1_conv1").kernel_size == (1, 3, 3)
+        assert model.get_layer(f"stage{stage}_block1_conv1").strides == (1, 2, 2)
+        assert model.get_layer(f"stage{stage}_block1_shortcut").strides == (1, 2, 2)
+    assert model.get_layer("stage4_block2_out").output.shape == (None, 16, 7, 7, 512)  # r3d: (None, 2, 7, 7, 512)
+
+
+@pytest.mark.parametrize("builder", RESNETS, ids=lambda builder: builder.__name__)
+def test_symmetric_padding_equals_same_padding_exactly_when_every_strided_size_is_odd(builder):
+    keras.utils.set_random_seed(0)
+    same, symmetric = (
+        builder((None, None, None, 3), preset="small", padding=padding, classifier_activation=None)
+        for padding in ("same", "symmetric")
+    )
+    rng = np.random.default_rng(0)
+    for weight in same.weights:  # batch-norm statistics too, so that they matter
+        if weight.path.endswith(("gamma", "moving_variance")):
+            weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
+        elif weight.path.endswith(("beta", "moving_mean")):
+            weight.assign(rng.normal(0, 0.1, size=weight.shape).astype("float32"))
+    symmetric.set_weights(same.get_weights())
+    logits = {}
+    # 9x33x33: every stride-2 convolution meets an odd size (33, 17, 9, 5 and 9, 5, 3 frames),
+    # where "same" pads both sides by one; 8x32x32: even sizes, where it pads the end only.
+    for shape in ((9, 33, 33, 3), (8, 32, 32, 3)):
+        clips = rng.uniform(size=(1, *shape)).astype("float32")
+        logits[shape[0]] = [keras.ops.convert_to_numpy(model(clips)) for model in (same, symmetric)]
+    np.testing.assert_allclose(*logits[9], atol=1e-5)
+    assert np.abs(logits[8][0] - logits[8][1]).max() > 1e-3
+
+
+def test_input_mean_and_std_normalise_the_clips_first():
+    keras.utils.set_random_seed(0)
+    plain = r3d(preset="small")
+    normalised = r3d(preset="small", input_mean=KINETICS_MEAN, input_std=KINETICS_STD)
+    normalised.set_weights(plain.get_weights())
+    clips = _small_clips()
+    expected = keras.ops.convert_to_numpy(plain((clips - np.float32(KINETICS_MEAN)) / np.float32(KINETICS_STD)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(normalised(clips)), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"padding": "valid"}, r"padding to be one of \('same', 'symmetric'\); got 'valid'"),
+        ({"input_mean": (0.5, 0.5, 0.5)}, "input_mean and input_std together"),
+        ({"input_mean": (0.5, 0.5), "input_std": (1, 1)}, "one value per channel"),
+        ({"input_mean": (0.5,) * 3, "input_std": (1, 0, 1)}, "standard deviations positive"),
+        ({"intermediate_filters": "per_stage"}, "intermediate_filters to be one of"),
+    ],
+)
+def test_video_resnets_reject_bad_architecture_options(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        r2plus1d(preset="small", **arguments)
 
 
 def test_r2plus1d_keeps_the_conv_weight_count_of_r3d():

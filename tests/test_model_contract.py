@@ -109,7 +109,7 @@ def test_keras_file_round_trip_gives_equal_outputs(name, tmp_path):
 @pytest.mark.parametrize("name", MODELS)
 def test_a_bad_preset_gets_the_one_phrasing(name):
     entry, builder = entry_and_builder(name)
-    expected = f"{entry.builder} expects preset to be None or one of ['paper', 'small']; got 'big'."
+    expected = f"{entry.builder} expects preset to be None or one of {sorted(builder.presets)}; got 'big'."
     with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         builder(preset="big")
 

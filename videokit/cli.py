@@ -127,10 +127,12 @@ def _models(arguments):
     names = registry.list_models(arguments.task)
     if not names:
         raise ValueError(f"no models for task {arguments.task!r}; tasks are {', '.join(registry.TASKS)}.")
-    print(f"{'model':<20} {'task':<11} {'presets':<13} description")
+    presets = {name: ", ".join(registry.get_model(name).presets) for name in names}
+    width = max(13, *map(len, presets.values()))
+    print(f"{'model':<20} {'task':<11} {'presets':<{width}} description")
     for name in names:
         entry = registry.get_model(name)
-        print(f"{name:<20} {entry.task:<11} {', '.join(entry.presets):<13} {entry.description}")
+        print(f"{name:<20} {entry.task:<11} {presets[name]:<{width}} {entry.description}")
     return 0
 
 

@@ -160,6 +160,7 @@ register_model(
     presets={
         "paper": "R(2+1)D-18 on Kinetics-400: 16x112x112 clips, 64-512 filters, 400 classes",
         "small": "8x32x32 clips, 8-64 filters, 8 classes",
+        "torchvision": "torchvision's r2plus1d_18 (its M, padding, batch norm, Kinetics normalisation), for its weights",
     },
     description="R(2+1)D-18: the 18-layer ResNet with (2+1)D convolutions (Tran et al. 2018)",
 )
@@ -171,8 +172,21 @@ register_model(
     presets={
         "paper": "R3D-18 on Kinetics-400: 16x112x112 clips, 64-512 filters, 400 classes",
         "small": "8x32x32 clips, 8-64 filters, 8 classes",
+        "torchvision": "torchvision's r3d_18 (its padding, batch norm, Kinetics normalisation), for its weights",
     },
     description="R3D-18: an 18-layer ResNet of full 3D convolutions (Tran et al. 2018)",
+)
+register_model(
+    "mc3",
+    task="classifier",
+    module="videokit.models.conv3d",
+    builder="mc3",
+    presets={
+        "paper": "MC3-18 on Kinetics-400: 16x112x112 clips, 64-512 filters, 400 classes",
+        "small": "8x32x32 clips, 8-64 filters, 8 classes",
+        "torchvision": "torchvision's mc3_18 (its padding, batch norm, Kinetics normalisation), for its weights",
+    },
+    description="MC3-18: R3D-18 with 2D (1x3x3) convolutions above the first stage (Tran et al. 2018)",
 )
 _FUSION_PRESETS = {
     "paper": "Sports-1M: 10x170x170 clips, 96-256-384-384-256 filters, two 4096-unit layers, 487 classes",

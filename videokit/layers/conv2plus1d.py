@@ -7,6 +7,7 @@ Recognition" (https://arxiv.org/abs/1711.11248), section 3.5.
 import math
 
 import keras
+from keras import ops
 
 from videokit.layers._arguments import triple
 
@@ -46,11 +47,16 @@ def intermediate_channels(kernel_size, in_channels, filters):
     return max(1, full_weights // (area * in_channels + time * filters))
 
 
+PADDINGS = ("same", "valid", "symmetric")
+
+
 def _conv_output_length(length, kernel, stride, padding):
     if length is None:
         return None
     if padding == "same":
         return math.ceil(length / stride)
+    if padding == "symmetric":
+        length += 2 * (kernel // 2)
     return (length - kernel) // stride + 1
 
 
@@ -73,11 +79,22 @@ class Conv2Plus1D(keras.layers.Layer):
         strides: int or tuple of three ints ``(time, height, width)``. The
             spatial strides go to the spatial convolution, the temporal stride
             to the temporal convolution. Defaults to ``(1, 1, 1)``.
-        padding: `"same"` or `"valid"`, used by both convolutions.
+        padding: `"same"`, `"valid"` or `"symmetric"`, used by both
+            convolutions. `"symmetric"` adds ``kernel_size // 2`` zeros on
+            both sides of each convolved axis (PyTorch's ``padding=k // 2``,
+            as torchvision's ``Conv2Plus1D``): the same output size as
+            `"same"` for odd kernels, but where a stride of 2 meets an even
+            size, `"same"` pads only the end, so its windows start one
+            position later.
         intermediate_filters: int or `None`, ``M``. `None` (default) uses
             `intermediate_channels`.
         use_batch_norm: bool, whether to batch-normalize between the two
             convolutions. Defaults to `True`.
+        batch_norm_epsilon: float, the batch normalization's epsilon.
+            Defaults to Keras's ``1e-3`` (PyTorch's is ``1e-5``).
+        batch_norm_momentum: float, the batch normalization's momentum.
+            Defaults to Keras's ``0.99`` (PyTorch's ``momentum=0.1`` is
+            Keras's ``0.9``).
         intermediate_activation: activation between the two convolutions.
             Defaults to `"relu"`.
         activation: activation applied to the output. Defaults to `None`.
@@ -97,7 +114,8 @@ class Conv2Plus1D(keras.layers.Layer):
 
     Output shape:
         5D tensor ``(batch, new_time, new_height, new_width, filters)``; with
-        `"same"` padding each new size is ``ceil(size / stride)``.
+        `"same"` padding each new size is ``ceil(size / stride)``, with
+        `"symmetric"` ``(size + 2 (k // 2) - k) // stride + 1``.
 
     Returns:
         The convolved clips, a tensor of the output shape.
@@ -120,6 +138,8 @@ class Conv2Plus1D(keras.layers.Layer):
         padding="same",
         intermediate_filters=None,
         use_batch_norm=True,
+        batch_norm_epsilon=1e-3,
+        batch_norm_momentum=0.99,
         intermediate_activation="relu",
         activation=None,
         use_bias=True,
@@ -131,8 +151,8 @@ class Conv2Plus1D(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"`filters` must be a positive int, got {filters!r}.")
-        if padding not in ("same", "valid"):
-            raise ValueError(f"`padding` must be 'same' or 'valid', got {padding!r}.")
+        if padding not in PADDINGS:
+            raise ValueError(f"`padding` must be one of {PADDINGS}, got {padding!r}.")
         if intermediate_filters is not None and (
             not isinstance(intermediate_filters, int) or intermediate_filters <= 0
         ):
@@ -146,6 +166,8 @@ class Conv2Plus1D(keras.layers.Layer):
         self.padding = padding
         self.intermediate_filters = intermediate_filters
         self.use_batch_norm = use_batch_norm
+        self.batch_norm_epsilon = batch_norm_epsilon
+        self.batch_norm_momentum = batch_norm_momentum
         self.intermediate_activation = keras.activations.get(intermediate_activation)
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
@@ -166,7 +188,7 @@ class Conv2Plus1D(keras.layers.Layer):
             filters,
             kernel_size,
             strides=strides,
-            padding=self.padding,
+            padding="valid" if self.padding == "symmetric" else self.padding,
             use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer,
             bias_initializer=self.bias_initializer,
@@ -188,22 +210,46 @@ class Conv2Plus1D(keras.layers.Layer):
         self.temporal_conv = self._conv(
             self.filters, (time, 1, 1), (time_stride, 1, 1), "temporal_conv"
         )
-        self.spatial_conv.build(input_shape)
-        middle_shape = self.spatial_conv.compute_output_shape(input_shape)
+        self.spatial_conv.build(self._padded_shape(input_shape, self.spatial_conv))
+        middle_shape = self.spatial_conv.compute_output_shape(
+            self._padded_shape(input_shape, self.spatial_conv)
+        )
         self.batch_norm = None
         if self.use_batch_norm:
             self.batch_norm = keras.layers.BatchNormalization(
-                dtype=self.dtype_policy, name="batch_norm"
+                epsilon=self.batch_norm_epsilon,
+                momentum=self.batch_norm_momentum,
+                dtype=self.dtype_policy,
+                name="batch_norm",
             )
             self.batch_norm.build(middle_shape)
-        self.temporal_conv.build(middle_shape)
+        self.temporal_conv.build(self._padded_shape(middle_shape, self.temporal_conv))
+
+    def _padding_of(self, conv):
+        """Zeros before and after each of (time, height, width) for ``conv``: none unless "symmetric"."""
+        if self.padding != "symmetric":
+            return ((0, 0),) * 3
+        return tuple((size // 2, size // 2) for size in conv.kernel_size)
+
+    def _padded_shape(self, shape, conv):
+        sizes = [
+            None if size is None else size + before + after
+            for size, (before, after) in zip(shape[1:4], self._padding_of(conv))
+        ]
+        return (shape[0], *sizes, shape[4])
+
+    def _pad(self, x, conv):
+        padding = self._padding_of(conv)
+        if not any(any(pair) for pair in padding):
+            return x
+        return ops.pad(x, ((0, 0), *padding, (0, 0)))
 
     def call(self, inputs, training=None):
-        x = self.spatial_conv(inputs)
+        x = self.spatial_conv(self._pad(inputs, self.spatial_conv))
         if self.batch_norm is not None:
             x = self.batch_norm(x, training=training)
         x = self.intermediate_activation(x)
-        return self.activation(self.temporal_conv(x))
+        return self.activation(self.temporal_conv(self._pad(x, self.temporal_conv)))
 
     def compute_output_shape(self, input_shape):
         self._check_input_shape(input_shape)
@@ -223,6 +269,8 @@ class Conv2Plus1D(keras.layers.Layer):
                 "padding": self.padding,
                 "intermediate_filters": self.intermediate_filters,
                 "use_batch_norm": self.use_batch_norm,
+                "batch_norm_epsilon": self.batch_norm_epsilon,
+                "batch_norm_momentum": self.batch_norm_momentum,
                 "intermediate_activation": keras.activations.serialize(
                     self.intermediate_activation
                 ),

@@ -26,6 +26,7 @@ from videokit.weights._files import read_state_dict  # noqa: F401 (public)
 CONVERTERS = {
     "VideoMAEForVideoClassification": "videokit.weights.videomae:convert",
     "TimesformerForVideoClassification": "videokit.weights.timesformer:convert",
+    **{name: f"videokit.weights.torchvision_video:convert_{name}" for name in ("r3d_18", "mc3_18", "r2plus1d_18")},
 }
 
 
