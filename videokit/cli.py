@@ -184,6 +184,17 @@ def _add_train(commands):
                             "and shape; a head with other classes starts fresh)")
     train.add_argument("--freeze", default="none", choices=("none", "backbone"),
                        help="backbone: train only the 'predictions' head (transfer learning's first stage)")
+    train.add_argument("--unfreeze-after", type=int, default=None, metavar="N",
+                       help="with --freeze backbone: train the whole model after N epochs (fine-tuning's second stage)")
+    train.add_argument("--backbone-lr-scale", type=float, default=1.0, metavar="SCALE",
+                       help="the backbone's learning rate relative to the head's (e.g. 0.1; 0 keeps it fixed)")
+    train.add_argument("--augment", default=None, metavar="NAMES",
+                       help="classifiers' training augmentation, the same for every frame of a clip, comma-separated: "
+                            "shift, crop (random resized), multiscale (TSN) or scale (jitter); flip; jitter (temporal "
+                            "shift); speed (frame rate); mixup; cutmix; or none (default: shift,flip for folders of "
+                            "videos, none for synthetic data)")
+    train.add_argument("--mixup-alpha", type=float, default=0.2, help="MixUp's Beta parameter (--augment mixup)")
+    train.add_argument("--cutmix-alpha", type=float, default=1.0, help="CutMix's Beta parameter (--augment cutmix)")
     train.add_argument("--seed", type=int, default=0, help="seed for the data, the initial weights and shuffling")
     train.add_argument("--run-dir", type=pathlib.Path, default=None, help="where the run goes (default: runs/MODEL)")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
@@ -222,6 +233,8 @@ def _train(arguments):
         learning_rate=arguments.learning_rate, split_file=arguments.split_file, split=arguments.split,
         cache=arguments.cache, skip_bad_videos=arguments.skip_bad_videos, seed=arguments.seed,
         sampling=arguments.sampling, init_from=arguments.init_from, freeze=arguments.freeze,
+        augment=arguments.augment, mixup_alpha=arguments.mixup_alpha, cutmix_alpha=arguments.cutmix_alpha,
+        backbone_lr_scale=arguments.backbone_lr_scale, unfreeze_after=arguments.unfreeze_after,
     )
     cluster = _cluster(arguments)
     if cluster is None or cluster.is_chief:  # the other workers write nothing to the run directory
