@@ -181,8 +181,8 @@ class DiscriminativeAdam(keras.optimizers.Adam):
 
     def build(self, variables):
         if not self.built:
-            self._lr_scales = [1.0 if variable.path.split("/")[0] == self.head else self.backbone_lr_scale
-                               for variable in variables]
+            self._lr_scales = [1.0 if self.head in variable.path.split("/")[:-1] else self.backbone_lr_scale
+                               for variable in variables]  # paths: "predictions/kernel", "sequential/predictions/bias"
         super().build(variables)
 
     def update_step(self, gradient, variable, learning_rate):
