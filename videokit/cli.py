@@ -96,6 +96,9 @@ def _parser():
     demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("videokit-demo"), help="output folder")
     demo.add_argument("--clips", type=int, default=8, help="number of clips (8 shows one per motion class)")
     demo.add_argument("--overwrite", action="store_true", help="replace files from an earlier demo")
+    demo.add_argument("--folders", action="store_true",
+                      help="write OUT/<class>/<class>_NN.mp4, one sub-folder per class: a dataset videokit train "
+                           "--data takes (the frame grid shows the first 8 clips)")
     demo.set_defaults(run=_demo)
 
     info = commands.add_parser("info", help="print what probe() finds in video files")
@@ -524,8 +527,12 @@ def _demo(arguments):
     videos, labels, class_names = moving_shapes(arguments.clips, num_frames=32, size=96)
     print(f"made {len(videos)} synthetic clips of shape {videos.shape[1:]} ({len(class_names)} motion classes)")
     clips, titles = [], []
-    for video, label in zip(videos, labels):
-        path = io.write_video(arguments.out / f"{class_names[label]}.mp4", video, fps=16, overwrite=arguments.overwrite)
+    for number, (video, label) in enumerate(zip(videos, labels)):
+        name = class_names[label]
+        relative = f"{name}/{name}_{number:02d}.mp4" if arguments.folders else f"{name}.mp4"
+        path = io.write_video(arguments.out / relative, video, fps=16, overwrite=arguments.overwrite)
+        if arguments.folders and number >= 8:
+            continue  # in the folder, not in the grid
         started = time.perf_counter()
         clip = io.read_video(path, num_frames=8, sampling="uniform", size=64)
         elapsed = time.perf_counter() - started
@@ -536,6 +543,8 @@ def _demo(arguments):
         titles.append(class_names[label])
     figure = viz.frame_grid(clips, titles=titles, path=grid_path)
     print(f"frame grid of the decoded clips: {grid_path}")
+    if arguments.folders:
+        print(f"{len(videos)} videos in {len(set(labels.tolist()))} class folders: videokit train --data {arguments.out}")
     figure.clf()
     return 0
 
