@@ -23,6 +23,18 @@ def test_demo_writes_real_videos_and_a_frame_grid(tmp_path):
     assert (tmp_path / "demo" / "frame_grid.png").stat().st_size > 10_000
 
 
+def test_demo_folders_are_a_dataset_videokit_train_takes(tmp_path):
+    from videokit.data import VideoFolder
+
+    result = run_videokit("demo", "--out", "videos", "--clips", "10", "--folders", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "10 videos in 8 class folders: videokit train --data videos" in result.stdout
+    folder = VideoFolder(tmp_path / "videos", num_frames=8, size=32)
+    assert len(folder) == 10 and len(folder.class_names) == 8
+    assert result.stdout.count("decoded (8, 64, 64, 3)") == 8  # the grid shows the first 8
+    assert (tmp_path / "videos" / "frame_grid.png").exists()
+
+
 def test_demo_does_not_overwrite_an_earlier_demo(tmp_path):
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "frame_grid.png").write_bytes(b"mine")

@@ -762,6 +762,63 @@ q4_leaking = ["b", "c", "d", "e", "f"]
 ''',
         },
     },
+    "14_the_recipe_and_transfer": {
+        "q1": {
+            "averages the logits whatever is asked": '''
+def average_views(logits, average):
+    logits = np.asarray(logits, dtype=np.float64).mean(axis=1)
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+''',
+            "a naive softmax (overflows)": '''
+def average_views(logits, average):
+    logits = np.asarray(logits, dtype=np.float64)
+    softmax = lambda x: np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)
+    return softmax(logits).mean(axis=1) if average == "probabilities" else softmax(logits.mean(axis=1))
+''',
+        },
+        "q2": {
+            "rounds instead of taking the floor": '''
+def segment_frame_indices(num_video_frames, num_segments, offsets=None):
+    offsets = np.full(num_segments, 0.5) if offsets is None else np.asarray(offsets, dtype=float)
+    positions = (np.arange(num_segments) + offsets) * (num_video_frames / num_segments)
+    return np.minimum(np.round(positions).astype(int), num_video_frames - 1)
+''',
+            "ignores the offsets (always the centres)": '''
+def segment_frame_indices(num_video_frames, num_segments, offsets=None):
+    positions = (np.arange(num_segments) + 0.5) * (num_video_frames / num_segments)
+    return np.minimum(np.floor(positions).astype(int), num_video_frames - 1)
+''',
+        },
+        "q3": {
+            "repeats without dividing by the time kernel": '''
+def inflate_kernel(kernel, time_kernel, mode):
+    kernel = np.asarray(kernel)
+    if mode == "mean":
+        return np.repeat(kernel[None], time_kernel, axis=0)
+    inflated = np.zeros((time_kernel, *kernel.shape))
+    inflated[time_kernel // 2] = kernel
+    return inflated
+''',
+            "puts the centre kernel in the first slice": '''
+def inflate_kernel(kernel, time_kernel, mode):
+    kernel = np.asarray(kernel)
+    if mode == "mean":
+        return np.repeat(kernel[None], time_kernel, axis=0) / time_kernel
+    inflated = np.zeros((time_kernel, *kernel.shape))
+    inflated[0] = kernel
+    return inflated
+''',
+        },
+        "q4": {
+            "the bias cut by the padding too": '''
+q4_outputs = {"mean_same_zeros": [14 / 3, 7, 7, 14 / 3], "centre_same_zeros": [7, 7, 7, 7], "mean_valid": [7, 7], "mean_k5_same_zeros": [4.2, 5.6, 5.6, 4.2]}
+''',
+            "valid padding keeps every frame": '''
+q4_outputs = {"mean_same_zeros": [5, 7, 7, 5], "centre_same_zeros": [7, 7, 7, 7], "mean_valid": [7, 7, 7, 7], "mean_k5_same_zeros": [4.6, 5.8, 5.8, 4.6]}
+''',
+        },
+    },
 }
 
 

@@ -67,3 +67,86 @@ def test_a_run_starts_from_another_runs_weights(tmp_path, capsys):
     second = keras.saving.load_model(tmp_path / "second" / "best.keras")
     np.testing.assert_array_equal(second.get_layer("conv1a").get_weights()[0], first.get_layer("conv1a").get_weights()[0])
     assert not second.get_layer("conv1a").trainable  # the frozen backbone stays frozen in the checkpoint
+
+
+def weights_by_layer(model):
+    return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
+
+
+def tiny_classifier(seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((4, 8, 8, 3)), keras.layers.Conv3D(4, 3, name="conv"),
+                             keras.layers.GlobalAveragePooling3D(), keras.layers.Dense(6, name="hidden"),
+                             keras.layers.Dense(5, activation="softmax", name="predictions")])
+
+
+def one_step(backbone_lr_scale):
+    model = tiny_classifier(4)
+    model.compile(transfer.DiscriminativeAdam(1e-2, backbone_lr_scale=backbone_lr_scale),
+                  "sparse_categorical_crossentropy")
+    before = weights_by_layer(model)
+    model.train_on_batch(CLIPS[:, :4, :8, :8], np.arange(4) % 5)
+    after = weights_by_layer(model)
+    return {name: [b - a for a, b in zip(before[name], after[name])] for name in before}
+
+
+def test_discriminative_rates_scale_the_backbones_updates_and_not_the_heads():
+    full, tenth, none = one_step(1.0), one_step(0.1), one_step(0.0)
+    for name in full:
+        for step, scaled, still in zip(full[name], tenth[name], none[name]):
+            if name == "predictions":
+                np.testing.assert_allclose(scaled, step, rtol=1e-4, atol=1e-7)
+                np.testing.assert_allclose(still, step, rtol=1e-4, atol=1e-7)
+                assert np.abs(step).max() > 0
+            else:  # Adam's first step is lr * g / (|g| + eps): scaling the rate scales the step exactly
+                np.testing.assert_allclose(scaled, 0.1 * step, rtol=1e-3, atol=1e-7)
+                np.testing.assert_array_equal(still, 0.0)
+
+
+def test_with_scale_zero_the_backbone_stays_through_fit_and_a_saved_file(tmp_path):
+    model = tiny_classifier(5)
+    model.compile(transfer.optimizer(1e-2, backbone_lr_scale=0.0), "sparse_categorical_crossentropy")
+    before = weights_by_layer(model)
+    model.fit(CLIPS[:, :4, :8, :8], np.arange(4) % 5, epochs=2, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.optimizer.get_config()["backbone_lr_scale"] == 0.0
+    loaded.fit(CLIPS[:, :4, :8, :8], np.arange(4) % 5, epochs=1, verbose=0)
+    for name, weights in weights_by_layer(loaded).items():
+        moved = any(not np.array_equal(a, b) for a, b in zip(weights, before[name]))
+        assert moved == (name == "predictions"), name
+    with pytest.raises(ValueError, match="backbone_lr_scale >= 0"):
+        transfer.DiscriminativeAdam(backbone_lr_scale=-1)
+    with pytest.raises(ValueError, match="--unfreeze-after N .* goes with --freeze backbone"):
+        RunConfig(model="c3d", unfreeze_after=2)
+
+
+@pytest.mark.slow  # three short training runs
+def test_the_backbone_moves_only_after_unfreezing_and_a_resumed_run_unfreezes_it(tmp_path, capsys):
+    import json
+
+    options = dict(model="c3d", samples=32, clip=(8, 32, 32), batch_size=8)
+    train(RunConfig(**options, epochs=1), tmp_path / "source", verbose=0)
+    source = weights_by_layer(keras.saving.load_model(tmp_path / "source" / "best.keras"))
+    tuned = RunConfig(**options, epochs=1, init_from=str(tmp_path / "source"), freeze="backbone", unfreeze_after=1,
+                      backbone_lr_scale=0.5)
+    train(tuned, tmp_path / "tuned", verbose=0)
+    state = json.loads((tmp_path / "tuned" / "state.json").read_text())
+    assert state["epochs_done"] == 1 and state["frozen"] == "backbone"
+    first = weights_by_layer(keras.saving.load_model(tmp_path / "tuned" / "last.keras"))
+    np.testing.assert_array_equal(first["conv1a"][0], source["conv1a"][0])  # frozen for epoch 1
+    assert not np.array_equal(first["predictions"][0], source["predictions"][0])
+
+    tuned.epochs = 2
+    train(tuned, tmp_path / "tuned", resume=True, verbose=0)
+    assert "epoch 2: backbone unfrozen" in capsys.readouterr().out
+    state = json.loads((tmp_path / "tuned" / "state.json").read_text())
+    assert state["epochs_done"] == 2 and state["frozen"] == "none"
+    second = keras.saving.load_model(tmp_path / "tuned" / "last.keras")
+    assert second.get_layer("conv1a").trainable and second.optimizer.get_config()["backbone_lr_scale"] == 0.5
+    assert not np.array_equal(second.get_layer("conv1a").get_weights()[0], source["conv1a"][0])
+
+    train(RunConfig(**options, epochs=3, init_from=str(tmp_path / "source"), freeze="backbone", unfreeze_after=1),
+          tmp_path / "straight", verbose=0)  # the same in one run: unfrozen between its epochs 1 and 2
+    assert "epoch 2: backbone unfrozen" in capsys.readouterr().out
+    assert json.loads((tmp_path / "straight" / "state.json").read_text())["frozen"] == "none"

@@ -96,6 +96,9 @@ def _parser():
     demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("videokit-demo"), help="output folder")
     demo.add_argument("--clips", type=int, default=8, help="number of clips (8 shows one per motion class)")
     demo.add_argument("--overwrite", action="store_true", help="replace files from an earlier demo")
+    demo.add_argument("--folders", action="store_true",
+                      help="write OUT/<class>/<class>_NN.mp4, one sub-folder per class: a dataset videokit train "
+                           "--data takes (the frame grid shows the first 8 clips)")
     demo.set_defaults(run=_demo)
 
     info = commands.add_parser("info", help="print what probe() finds in video files")
@@ -189,6 +192,17 @@ def _add_train(commands):
                             "and shape; a head with other classes starts fresh)")
     train.add_argument("--freeze", default="none", choices=("none", "backbone"),
                        help="backbone: train only the 'predictions' head (transfer learning's first stage)")
+    train.add_argument("--unfreeze-after", type=int, default=None, metavar="N",
+                       help="with --freeze backbone: train the whole model after N epochs (fine-tuning's second stage)")
+    train.add_argument("--backbone-lr-scale", type=float, default=1.0, metavar="SCALE",
+                       help="the backbone's learning rate relative to the head's (e.g. 0.1; 0 keeps it fixed)")
+    train.add_argument("--augment", default=None, metavar="NAMES",
+                       help="classifiers' training augmentation, the same for every frame of a clip, comma-separated: "
+                            "shift, crop (random resized), multiscale (TSN) or scale (jitter); flip; jitter (temporal "
+                            "shift); speed (frame rate); mixup; cutmix; or none (default: shift,flip for folders of "
+                            "videos, none for synthetic data)")
+    train.add_argument("--mixup-alpha", type=float, default=0.2, help="MixUp's Beta parameter (--augment mixup)")
+    train.add_argument("--cutmix-alpha", type=float, default=1.0, help="CutMix's Beta parameter (--augment cutmix)")
     train.add_argument("--seed", type=int, default=0, help="seed for the data, the initial weights and shuffling")
     train.add_argument("--run-dir", type=pathlib.Path, default=None, help="where the run goes (default: runs/MODEL)")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
@@ -229,6 +243,8 @@ def _train(arguments):
         learning_rate=arguments.learning_rate, split_file=arguments.split_file, split=arguments.split,
         cache=arguments.cache, skip_bad_videos=arguments.skip_bad_videos, seed=arguments.seed,
         sampling=arguments.sampling, init_from=arguments.init_from, freeze=arguments.freeze,
+        augment=arguments.augment, mixup_alpha=arguments.mixup_alpha, cutmix_alpha=arguments.cutmix_alpha,
+        backbone_lr_scale=arguments.backbone_lr_scale, unfreeze_after=arguments.unfreeze_after,
     )
     cluster = _cluster(arguments)
     if cluster is None or cluster.is_chief:  # the other workers write nothing to the run directory
@@ -518,8 +534,12 @@ def _demo(arguments):
     videos, labels, class_names = moving_shapes(arguments.clips, num_frames=32, size=96)
     print(f"made {len(videos)} synthetic clips of shape {videos.shape[1:]} ({len(class_names)} motion classes)")
     clips, titles = [], []
-    for video, label in zip(videos, labels):
-        path = io.write_video(arguments.out / f"{class_names[label]}.mp4", video, fps=16, overwrite=arguments.overwrite)
+    for number, (video, label) in enumerate(zip(videos, labels)):
+        name = class_names[label]
+        relative = f"{name}/{name}_{number:02d}.mp4" if arguments.folders else f"{name}.mp4"
+        path = io.write_video(arguments.out / relative, video, fps=16, overwrite=arguments.overwrite)
+        if arguments.folders and number >= 8:
+            continue  # in the folder, not in the grid
         started = time.perf_counter()
         clip = io.read_video(path, num_frames=8, sampling="uniform", size=64)
         elapsed = time.perf_counter() - started
@@ -530,6 +550,8 @@ def _demo(arguments):
         titles.append(class_names[label])
     figure = viz.frame_grid(clips, titles=titles, path=grid_path)
     print(f"frame grid of the decoded clips: {grid_path}")
+    if arguments.folders:
+        print(f"{len(videos)} videos in {len(set(labels.tolist()))} class folders: videokit train --data {arguments.out}")
     figure.clf()
     return 0
 

@@ -57,6 +57,18 @@ class RunConfig:
             (see ``videokit.training.transfer``).
         freeze: ``"none"``, or ``"backbone"`` to train only the
             ``"predictions"`` head.
+        augment: classifiers' training augmentation, names from
+            ``videokit.data.augmentation.OPERATIONS`` separated by commas
+            (``"crop,flip,mixup"``), or ``"none"``; ``None`` keeps the default
+            (a random crop position and flip for folders of videos, nothing
+            for synthetic clips).
+        mixup_alpha: MixUp's Beta parameter (with ``mixup`` in ``augment``).
+        cutmix_alpha: CutMix's Beta parameter (with ``cutmix`` in ``augment``).
+        backbone_lr_scale: the backbone's updates (every layer but the
+            ``"predictions"`` head) scaled by this, relative to the head's:
+            discriminative learning rates (``0`` keeps the backbone fixed).
+        unfreeze_after: with ``freeze="backbone"``, train the whole model
+            from this many finished epochs on (``None``: stay frozen).
     """
 
     model: str = "cnn_lstm"
@@ -79,6 +91,11 @@ class RunConfig:
     sampling: str = "dense"
     init_from: str = None
     freeze: str = "none"
+    augment: str = None
+    mixup_alpha: float = 0.2
+    cutmix_alpha: float = 1.0
+    backbone_lr_scale: float = 1.0
+    unfreeze_after: int = None
 
     def __post_init__(self):
         self.clip = tuple(int(size) for size in self.clip)
@@ -105,8 +122,29 @@ class RunConfig:
             raise ValueError(f"unknown freeze {self.freeze!r}; choose 'none' or 'backbone'.")
         if self.init_from and not pathlib.Path(self.init_from).exists():
             raise ValueError(f"--init-from {self.init_from}: no such run directory or .keras file.")
+        self._check_recipe()
         if self.epochs < 1 or self.batch_size < 1 or self.samples < 2:
             raise ValueError("epochs and batch_size must be at least 1 and samples at least 2.")
+
+    def augmentation(self):
+        """The ``Augmentation`` of the training clips (``augment=None``: ``True``'s for folders, none for arrays)."""
+        from videokit.data.augmentation import Augmentation
+
+        operations = self.augment if self.augment is not None else self.data not in SYNTHETIC_DATA
+        return Augmentation(operations, mixup_alpha=self.mixup_alpha, cutmix_alpha=self.cutmix_alpha)
+
+    def _check_recipe(self):
+        """Augmentation and fine-tuning settings: one line for what cannot work."""
+        augmentation = self.augmentation()  # raises for an unknown name
+        if self.augment not in (None, "none", "") and registry.get_model(self.model).task != "classifier":
+            raise ValueError(f"--augment is for classifiers; {self.model} is a {registry.get_model(self.model).task}.")
+        if augmentation and self.strategy == "multi-worker" and self.data in SYNTHETIC_DATA:
+            raise ValueError(f"--augment with --strategy multi-worker needs a folder of videos, not {self.data}.")
+        if not 0 <= self.backbone_lr_scale:
+            raise ValueError(f"--backbone-lr-scale must be at least 0; got {self.backbone_lr_scale}.")
+        if self.unfreeze_after is not None and (self.freeze != "backbone" or self.unfreeze_after < 0):
+            raise ValueError(f"--unfreeze-after N (N >= 0 finished epochs) goes with --freeze backbone; got "
+                             f"--unfreeze-after {self.unfreeze_after} with --freeze {self.freeze}.")
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -269,11 +269,13 @@ def folder_to_tf_dataset(folder, batch_size=8, *, shuffle=True, num_parallel_cal
 
     Returns:
         A ``tf.data.Dataset`` yielding ``float32`` clips of shape
-        ``(batch, *folder.clip_shape)`` and ``int32`` labels.
+        ``(batch, *folder.clip_shape)`` and ``int32`` labels (``float32`` rows
+        of ``folder.label_shape`` when the folder mixes clips: MixUp, CutMix).
     """
     tf = tensorflow("as_tf_dataset() (with another backend use as_pydataset())")
     _collect_pipelines_at_exit()
-    empty = (np.zeros((0, *folder.clip_shape), np.uint8), np.zeros((0,), np.int32))
+    label_type = np.float32 if folder.label_shape else np.int32  # MixUp and CutMix mix the labels too
+    empty = (np.zeros((0, *folder.clip_shape), np.uint8), np.zeros((0, *folder.label_shape), label_type))
 
     def load_batch(indices, draw):
         with _loading:
@@ -285,18 +287,19 @@ def folder_to_tf_dataset(folder, batch_size=8, *, shuffle=True, num_parallel_cal
                     clip, label = folder.load(int(index), epoch=int(draw), dtype="uint8")
                     clips.append(clip)
                     labels.append(label)
-                return np.stack(clips), np.asarray(labels, dtype=np.int32), b""
+                clips, labels = folder.mix_batch(np.stack(clips), np.asarray(labels, np.int32), indices, epoch=int(draw))
+                return clips, labels, b""
             except ValueError as error:  # VideoReadError, or a damaged cache file
                 return (*empty, _recorded_failure(error).encode("utf-8", "replace"))
 
     def load_tensors(indices, draw):
-        clips, labels, failure = tf.numpy_function(load_batch, [indices, draw], [tf.uint8, tf.int32, tf.string],
-                                                   stateful=False)
+        clips, labels, failure = tf.numpy_function(load_batch, [indices, draw],
+                                                   [tf.uint8, tf.as_dtype(label_type), tf.string], stateful=False)
         checked = tf.debugging.Assert(tf.equal(tf.strings.length(failure), 0), [failure])
         with tf.control_dependencies([checked]):
             clips = tf.identity(clips)
         clips.set_shape((None, *folder.clip_shape))
-        labels.set_shape((None,))
+        labels.set_shape((None, *folder.label_shape))
         return tf.cast(clips, tf.float32) / 255.0, labels  # scaled in TensorFlow's threads, not under the GIL
 
     indices = tf.data.Dataset.range(len(folder))

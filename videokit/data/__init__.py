@@ -22,6 +22,8 @@ _LAZY = {
     "FrameCache": "frame_cache",
     "official_split": "splits",
     "ClipSequence": "sequence",
+    "AugmentedArrays": "sequence",
+    "Augmentation": "augmentation",
     "reraise_video_errors": "errors",
 }
 

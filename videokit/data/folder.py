@@ -13,6 +13,7 @@ from tqdm import tqdm
 from videokit import io
 from videokit.config import SAMPLINGS
 from videokit.data import sampling as samplers
+from videokit.data.augmentation import as_augmentation
 from videokit.data import splits
 from videokit.data._locking import HoldsLock
 from videokit.data.frame_cache import FrameCache
@@ -39,9 +40,13 @@ class VideoFolder(HoldsLock):
     Each clip's frames are chosen by ``sampling`` (see
     ``videokit.data.sampling``), at random places in a training folder and at
     fixed ones in an evaluation folder (``training=False``; ``split()`` and
-    ``official_split`` make theirs so), and resized by FFmpeg; augmentation
-    (``augment=True``) takes one random crop position and one horizontal flip
-    decision per clip, the same for all its frames. ``views()`` gives the
+    ``official_split`` make theirs so), and resized by FFmpeg. Augmentation
+    (``augment``, see ``videokit.data.augmentation``) draws every choice once
+    per clip, the same for all its frames: ``augment=True`` takes one random
+    crop position and one horizontal flip decision; names such as
+    ``"crop,flip,jitter,speed,mixup"`` choose random resized or multi-scale
+    crops, scale jitter, temporal jitter, frame-rate changes and clip MixUp or
+    CutMix (whose batches then carry soft one-hot labels). ``views()`` gives the
     papers' evaluation views (several clips x crops of a video, decoded once).
 
     Decoding costs more than training a small model on a clip. With
@@ -81,7 +86,10 @@ class VideoFolder(HoldsLock):
             ``"clip"``, ``"all"``) are also taken, as they were before.
         training: random clip positions (``True``) or fixed ones for
             evaluation (``False``); ``"dense"`` and ``"segment"`` only.
-        augment: random crop and horizontal flip, consistent over a clip.
+        augment: ``False`` (none), ``True`` (a random crop position and a
+            horizontal flip), names from ``videokit.data.augmentation.
+            OPERATIONS`` (``"crop,flip,mixup"``) or an ``Augmentation``.
+            Applied after the cache, to training folders.
         split_file: an official split list (UCF101) or folder (HMDB51).
         split: HMDB51 split number.
         subset: HMDB51 subset, ``"train"`` or ``"test"``.
@@ -134,6 +142,20 @@ class VideoFolder(HoldsLock):
 
     def __len__(self):
         return len(self.samples)
+
+    @property
+    def augment(self):
+        """The ``Augmentation`` of training clips (false when there is none)."""
+        return self._augmentation
+
+    @augment.setter
+    def augment(self, augment):
+        self._augmentation = as_augmentation(augment)
+
+    @property
+    def label_shape(self):
+        """``()`` for class numbers, or ``(classes,)`` for the soft one-hot labels of MixUp and CutMix."""
+        return (len(self.class_names),) if self.augment.mixes else ()
 
     @property
     def clip_shape(self):
@@ -226,9 +248,25 @@ class VideoFolder(HoldsLock):
                     raise
                 self._skip_while_training(path, error.problem)
                 continue
-            clip = self._crop_and_flip(clip, rng)
+            clip = self.augment.spatial(clip, self.crop_size, rng)  # the centre crop without augmentation
             return (clip.astype(np.float32) / 255.0 if dtype == "float32" else np.ascontiguousarray(clip)), label
         raise io.VideoReadError(self.root, "no readable video left in the dataset.")
+
+    def load_batch(self, indices, *, epoch=0, dtype="float32"):
+        """Load the clips ``indices`` as one batch ``(clips, labels)``, MixUp or CutMix applied if asked.
+
+        Labels are ``int32`` class numbers, or with MixUp or CutMix
+        ``float32`` rows of ``label_shape`` summing to 1.
+        """
+        clips, labels = zip(*(self.load(int(index), epoch=epoch, dtype=dtype) for index in indices))
+        return self.mix_batch(np.stack(clips), np.asarray(labels, dtype=np.int32), indices, epoch=epoch)
+
+    def mix_batch(self, clips, labels, indices, *, epoch=0):
+        """MixUp or CutMix a loaded batch when ``augment`` asks for it, drawn from ``(seed, epoch, indices)``."""
+        if not self.label_shape:
+            return clips, labels
+        rng = np.random.default_rng([self.seed, epoch, len(self.samples), *(int(index) for index in indices)])
+        return self.augment.mix(clips, labels, len(self.class_names), rng)
 
     def views(self, index, *, clips=1, crops=1):
         """Every evaluation view of video ``index``, cut from frames decoded once.
@@ -393,9 +431,13 @@ class VideoFolder(HoldsLock):
         return frames[self._clip_indices(len(frames), rng, path)]
 
     def _clip_indices(self, total, rng, path):
-        """The frames of one clip: random places in training, fixed ones otherwise."""
+        """The frames of one clip: random places in training (moved by temporal augmentation), fixed ones otherwise."""
         if self.sampling in ("dense", "segment") and not self.training:
             return self._fixed_indices(total, 1, path)[0]
+        indices = self._sampled_indices(total, rng, path)
+        return self.augment.frame_indices(indices, total, rng)
+
+    def _sampled_indices(self, total, rng, path):
         try:
             if self.sampling == "dense":
                 io.sample_indices(total, self.num_frames, frame_step=self.frame_step, sampling="clip")  # long enough?
@@ -492,17 +534,6 @@ class VideoFolder(HoldsLock):
         except ValueError:
             return str(path)
 
-    def _crop_and_flip(self, clip, rng):
-        height, width = self.crop_size
-        spare_y, spare_x = self.size[0] - height, self.size[1] - width
-        if self.augment:
-            top, left = int(rng.integers(spare_y + 1)), int(rng.integers(spare_x + 1))
-        else:
-            top, left = spare_y // 2, spare_x // 2
-        clip = clip[:, top : top + height, left : left + width]
-        if self.augment and rng.random() < 0.5:
-            clip = clip[:, :, ::-1]
-        return clip
 
 
 def _pair(value, name):

@@ -1,4 +1,4 @@
-"""Feed a ``VideoFolder`` to Keras on any backend with ``keras.utils.PyDataset``."""
+"""Feed a ``VideoFolder``, or augmented clips in memory, to Keras on any backend with ``keras.utils.PyDataset``."""
 
 import math
 
@@ -43,8 +43,7 @@ class ClipSequence(keras.utils.PyDataset):
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} out of range for {len(self)} batches.")
         indices = self.order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
-        clips, labels = zip(*(self.folder.load(int(index), epoch=self.epoch) for index in indices))
-        return np.stack(clips), np.asarray(labels, dtype=np.int32)
+        return self.folder.load_batch(indices, epoch=self.epoch)
 
     def on_epoch_end(self):
         self.epoch += 1
@@ -54,4 +53,65 @@ class ClipSequence(keras.utils.PyDataset):
         indices = np.arange(len(self.folder))
         if self.shuffle:
             np.random.default_rng([self.folder.seed, self.epoch]).shuffle(indices)
+        return indices
+
+
+class AugmentedArrays(keras.utils.PyDataset):
+    """Batches of ``(clips, labels)`` from clips in memory, augmented afresh every epoch.
+
+    Each clip's augmentation is drawn from ``(seed, epoch, index)``, each
+    batch's MixUp or CutMix from ``(seed, epoch, batch)``: the same run gives
+    the same batches on every backend.
+
+    Args:
+        clips: ``uint8`` clips ``(count, T, H, W, C)``.
+        labels: class numbers ``(count,)``.
+        augmentation: a ``videokit.data.augmentation.Augmentation``.
+        num_classes: the number of classes (for MixUp and CutMix's soft labels).
+        batch_size: clips per batch.
+        seed: the seed of the order and the augmentation.
+
+    Returns batches of ``float32`` clips in ``[0, 1]`` and ``int32`` labels,
+    or ``float32`` one-hot rows when the augmentation mixes.
+
+    Example:
+
+    >>> from videokit.data.augmentation import Augmentation
+    >>> batches = AugmentedArrays(videos, labels, Augmentation("shift,flip"), 8, batch_size=16)  # doctest: +SKIP
+    """
+
+    def __init__(self, clips, labels, augmentation, num_classes, *, batch_size, seed=0):
+        super().__init__()
+        self.clips, self.labels = clips, np.asarray(labels, dtype=np.int32)
+        self.augmentation, self.num_classes = augmentation, num_classes
+        self.batch_size, self.seed, self.epoch = batch_size, seed, 0
+        self.order = self._order()
+
+    def __len__(self):
+        return math.ceil(len(self.clips) / self.batch_size)
+
+    def __getitem__(self, batch_index):
+        if not 0 <= batch_index < len(self):
+            raise IndexError(f"batch {batch_index} out of range for {len(self)} batches.")
+        indices = self.order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
+        clips = np.stack([self._augmented(int(index)) for index in indices])
+        labels = self.labels[indices]
+        if self.augmentation.mixes:
+            rng = np.random.default_rng([self.seed, self.epoch, len(self.clips), batch_index])
+            clips, labels = self.augmentation.mix(clips, labels, self.num_classes, rng)
+        return clips.astype(np.float32) / 255.0, labels
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = self._order()
+
+    def _augmented(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        clip = self.clips[index]
+        clip = clip[self.augmentation.frame_indices(np.arange(len(clip)), len(clip), rng)]
+        return self.augmentation.spatial(clip, clip.shape[1:3], rng)
+
+    def _order(self):
+        indices = np.arange(len(self.clips))
+        np.random.default_rng([self.seed, self.epoch]).shuffle(indices)
         return indices

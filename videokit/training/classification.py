@@ -6,6 +6,7 @@ import pathlib
 import keras
 import numpy as np
 
+from videokit.training import transfer
 from videokit.training.task import Data, Task
 
 
@@ -22,9 +23,17 @@ class ClassifierTask(Task):
             raise ValueError(f"{self.config.model} is a classifier and {self.config.data} has no labels; "
                              "use --data moving_shapes or a folder of videos.")
         videos, labels = self.synthetic_videos(self.config.clip[0])
-        clips = videos.astype("float32") / 255.0
-        split = self.split_point(len(clips))
-        return Data(clips[:split], clips[split:], tuple(self.synthetic.class_names), labels[:split], labels[split:])
+        split = self.split_point(len(videos))
+        class_names = tuple(self.synthetic.class_names)
+        validation = videos[split:].astype("float32") / 255.0
+        augmentation = self.config.augmentation()
+        if augmentation:  # augmented afresh every epoch, in a PyDataset
+            from videokit.data.sequence import AugmentedArrays
+
+            train = AugmentedArrays(videos[:split], labels[:split], augmentation, len(class_names),
+                                    batch_size=batch_size, seed=self.config.seed)
+            return Data(train, validation, class_names, None, labels[split:], train_size=split)
+        return Data(videos[:split].astype("float32") / 255.0, validation, class_names, labels[:split], labels[split:])
 
     def _folder_data(self, batch_size):
         train, validation = self.folders()
@@ -45,7 +54,7 @@ class ClassifierTask(Task):
 
         config = self.config
         frames, height, width = config.clip
-        options = dict(num_frames=frames, size=(height, width), augment=True, seed=config.seed,
+        options = dict(num_frames=frames, size=(height, width), augment=config.augmentation(), seed=config.seed,
                        cache_dir=config.cache, skip_bad_videos=config.skip_bad_videos, sampling=config.sampling)
         if config.split_file:
             return official_split(config.data, config.split_file, config.split, **options)
@@ -54,8 +63,12 @@ class ClassifierTask(Task):
     def build(self, data):
         build = self.model_entry.build_function()
         model = build(self.input_shape, len(data.class_names), **self.builder_kwargs())
-        model.compile(keras.optimizers.Adam(self.config.learning_rate), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"], jit_compile=self.jit())
+        optimizer = transfer.optimizer(self.config.learning_rate, self.config.backbone_lr_scale)
+        if self.config.augmentation().mixes:  # soft labels in training, class numbers in validation
+            model.compile(optimizer, SoftOrSparseCrossentropy(), metrics=[SoftOrSparseAccuracy()],
+                          jit_compile=self.jit())
+        else:
+            model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=self.jit())
         return model
 
     def random_targets(self, model, batch_size, rng):
@@ -124,3 +137,50 @@ def predict_labels(model, inputs, labels=None):
         true.append(np.asarray(batch_labels))
         predicted.append(np.argmax(model.predict_on_batch(clips), axis=-1))
     return np.concatenate(true), np.concatenate(predicted)
+
+
+def _soft(y_true, y_pred):
+    """Whether ``y_true`` holds rows of class probabilities (MixUp, CutMix) rather than class numbers."""
+    return len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == y_pred.shape[-1] != 1
+
+
+@keras.saving.register_keras_serializable(package="videokit")
+class SoftOrSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy of probabilities against class numbers, or against soft one-hot rows (MixUp, CutMix).
+
+    A run with MixUp or CutMix trains on mixed label rows and validates on
+    class numbers; this one loss takes both.
+
+    Example:
+
+    >>> loss = SoftOrSparseCrossentropy()
+    >>> probabilities = np.array([[0.5, 0.5]], "float32")
+    >>> float(loss(np.array([[0.5, 0.5]]), probabilities)) == float(loss(np.array([0]), probabilities))
+    True
+    """
+
+    def __init__(self, name="soft_or_sparse_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        if _soft(y_true, y_pred):
+            return keras.losses.categorical_crossentropy(y_true, y_pred)
+        return keras.losses.sparse_categorical_crossentropy(keras.ops.reshape(y_true, (-1,)), y_pred)
+
+
+def soft_or_sparse_accuracy(y_true, y_pred):
+    """1 where the most probable class is the label's (a soft row's largest entry), else 0."""
+    true = keras.ops.argmax(y_true, axis=-1) if _soft(y_true, y_pred) else keras.ops.reshape(y_true, (-1,))
+    return keras.ops.cast(keras.ops.equal(keras.ops.cast(true, "int32"),
+                                          keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")), "float32")
+
+
+@keras.saving.register_keras_serializable(package="videokit")
+class SoftOrSparseAccuracy(keras.metrics.MeanMetricWrapper):
+    """Accuracy against class numbers or soft one-hot rows, named ``"accuracy"`` like Keras' own."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(fn=soft_or_sparse_accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}

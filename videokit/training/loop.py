@@ -12,6 +12,7 @@ from videokit._files import write_text_atomically
 from videokit.cluster import epoch_order, shard_indices
 from videokit.data import reraise_video_errors
 from videokit.training import run_dir as runs
+from videokit.training import transfer
 from videokit.training.devices import (
     check_precision,
     device_count,
@@ -122,10 +123,12 @@ def _train_task(task, config, run_dir, resume, verbose, cluster, resume_from=Non
                   f"{batch_size // workers} per worker x {workers} workers")
         model = _model_for(task, source, data, state, finish=resume_from is None)
         if state["epochs_done"] < config.epochs:
-            keras.utils.set_random_seed(config.seed + state["epochs_done"])
             callbacks = [runs.RunCheckpoint(run_dir, task, state), *_tensorboard(run_dir)]
-            _fit(task, model, data, batch_size, cluster, epochs=config.epochs, initial_epoch=state["epochs_done"],
-                 callbacks=callbacks, verbose=verbose)
+            for first, stop in transfer.stages(state["epochs_done"], config.epochs, config.unfreeze_after):
+                _unfreeze_when_due(model, config, first)
+                keras.utils.set_random_seed(config.seed + first)
+                _fit(task, model, data, batch_size, cluster, epochs=stop, initial_epoch=first, callbacks=callbacks,
+                     verbose=verbose)
     history = runs.read_metrics(run_dir)
     if cluster is None or cluster.is_chief:
         _draw_results(task, run_dir, data, history)
@@ -221,8 +224,6 @@ def _model_for(task, run_dir, data, state, finish=True):
 
 def _new_model(task, data):
     """A freshly built model, with ``--init-from`` weights and ``--freeze`` applied."""
-    from videokit.training import transfer
-
     model, config = task.build(data), task.config
     if config.init_from:
         copied, skipped = transfer.initialise_from(model, config.init_from)
@@ -231,6 +232,12 @@ def _new_model(task, data):
     if config.freeze != "none":
         print(f"backbone frozen: {transfer.freeze(model, config.freeze):,} weights left to train")
     return model
+
+
+def _unfreeze_when_due(model, config, epochs_done):
+    """``--unfreeze-after N``: from N finished epochs on, the whole model trains (a resumed run too)."""
+    if config.unfreeze_after is not None and epochs_done >= config.unfreeze_after and transfer.frozen(model) != "none":
+        print(f"epoch {epochs_done + 1}: backbone unfrozen, {transfer.unfreeze(model):,} weights to train")
 
 
 def _remove_unstarted_run(run_dir, task):

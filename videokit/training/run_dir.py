@@ -32,7 +32,7 @@ import keras
 
 from videokit._files import atomic_path, remove_temporaries, write_text_atomically
 from videokit.config import check_run_dir
-from videokit.training import checkpoints
+from videokit.training import checkpoints, transfer
 
 STATE = "state.json"
 METRICS = "metrics.csv"
@@ -99,7 +99,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         score = logs.get(self.task.monitor)
         improved = score is not None and (self.state["best"] is None or score < self.state["best"])
         state = {**self.state, "epochs_done": epoch + 1, "optimizer_steps": self.task.optimizer_steps(self.model),
-                 "monitor": self.task.monitor}
+                 "monitor": self.task.monitor, "frozen": transfer.frozen(self.model)}
         if improved:
             state.update(best=float(score), best_epoch=epoch + 1)
 

@@ -138,7 +138,9 @@ class Task:
         if data.train_targets is None and data.validation is None:
             return model.fit(data.train, batch_size=batch_size, shuffle=True, **fit_arguments)
         if data.train_targets is None:  # loaders, which shuffle themselves
-            return model.fit(data.train, validation_data=data.validation, shuffle=False, **fit_arguments)
+            validation = data.validation if data.validation_targets is None else (data.validation,
+                                                                                    data.validation_targets)
+            return model.fit(data.train, validation_data=validation, shuffle=False, **fit_arguments)
         return model.fit(data.train, data.train_targets, validation_data=(data.validation, data.validation_targets),
                          batch_size=batch_size, shuffle=True, **fit_arguments)
 
