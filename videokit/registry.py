@@ -216,6 +216,17 @@ register_model(
     description="TimeSformer: divided space-time attention, time then space in every block (Bertasius et al. 2021)",
 )
 register_model(
+    "causal_c3d",
+    task="classifier",
+    module="videokit.models.causal_conv3d",
+    builder="causal_c3d",
+    presets={
+        "paper": "C3D's layout made causal (no published causal C3D): 16x112x112 clips, 64-512 filters, 4096-unit fc, 487 classes, 31,752,423 parameters",
+        "small": "8x32x32 clips, 8-64 filters, 64-unit fc, 8 classes",
+    },
+    description="C3D made causal, MoViNet-style: causal 3D convolutions and a running mean; streams frame by frame",
+)
+register_model(
     "convlstm",
     task="predictor",
     module="videokit.models.convlstm",
