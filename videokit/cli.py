@@ -332,11 +332,35 @@ def _add_predict(commands):
     predict.add_argument("--steps", type=int, default=8, help="frames to predict (next-frame predictors)")
     predict.add_argument("--output", type=pathlib.Path, default=None,
                          help="folder for predicted videos (default: beside each video)")
+    predict.add_argument("--stream", action="store_true",
+                         help="causal classifiers (causal_c3d): decode one VIDEO (or a camera, /dev/video0) frame by "
+                              "frame and print the top class and the latency after every frame")
     predict.set_defaults(run=_predict)
+
+
+def _predict_stream(arguments):
+    import numpy as np
+
+    from videokit import training
+
+    if len(arguments.videos) != 1:
+        raise ValueError(f"predict --stream takes one video or camera; got {len(arguments.videos)}.")
+    latencies = []
+    for frame in training.stream_video(arguments.run_dir, arguments.videos[0]):
+        latencies.append(frame.latency_ms)
+        print(f"frame {frame.index}: {frame.class_name} {frame.probability:.3f} ({frame.latency_ms:.1f} ms)",
+              flush=True)
+    if latencies:
+        print(f"{len(latencies)} frames: latency per frame mean {np.mean(latencies):.1f} ms, "
+              f"95th percentile {np.percentile(latencies, 95):.1f} ms")
+    return 0
 
 
 def _predict(arguments):
     from videokit import training
+
+    if arguments.stream:
+        return _predict_stream(arguments)
 
     results = training.predict_videos(arguments.run_dir, arguments.videos, top_k=arguments.top_k,
                                       steps=arguments.steps, output=arguments.output)

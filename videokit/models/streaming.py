@@ -211,8 +211,8 @@ def step_model(model):
         if isinstance(layer, LastFrame):  # a streamed frame is the last one so far
             continue
         layer_shapes = _state_shapes(layer, tuple(hidden.shape[1:]))
-        if not layer_shapes:  # a per-frame layer: apply it to a clip of one frame
-            hidden = layer(ops.expand_dims(hidden, 1))[:, 0]
+        if not layer_shapes:
+            hidden = _per_frame(layer, hidden)
             continue
         states = [keras.Input(shape, name=f"state{len(shapes) + index}") for index, shape in enumerate(layer_shapes)]
         hidden, *new_states = _Step(layer)(hidden, *states)
@@ -220,3 +220,13 @@ def step_model(model):
         state_outputs += new_states
         shapes += layer_shapes
     return keras.Model([frame, *state_inputs], [hidden, *state_outputs]), shapes
+
+
+def _per_frame(layer, frame):
+    """A stateless layer on one frame, with 4-D operations where the layer has a 2D equivalent."""
+    if isinstance(layer, keras.layers.TimeDistributed):
+        return layer.layer(frame)
+    if isinstance(layer, (keras.layers.MaxPooling3D, keras.layers.AveragePooling3D)):
+        pool = keras.layers.MaxPooling2D if isinstance(layer, keras.layers.MaxPooling3D) else keras.layers.AveragePooling2D
+        return pool(layer.pool_size[1:], layer.strides[1:], layer.padding, name=f"{layer.name}_frame")(frame)
+    return layer(ops.expand_dims(frame, 1))[:, 0]  # apply it to a clip of one frame
