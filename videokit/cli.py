@@ -378,17 +378,27 @@ def _add_export(commands):
     export = commands.add_parser("export", help="write a trained model as SavedModel, ONNX or TFLite, checked")
     export.add_argument("run_dir", type=pathlib.Path, help="a run directory made by videokit train")
     export.add_argument("--format", required=True, choices=FORMATS,
-                        help="savedmodel (TensorFlow Serving), onnx (onnxruntime), tflite (LiteRT, 2D models)")
+                        help="savedmodel (TensorFlow Serving), onnx (onnxruntime), tflite (LiteRT, 2D models and streaming steps)")
     export.add_argument("--output", type=pathlib.Path, default=None,
                         help="file to write (default: RUN_DIR/export/savedmodel, model.onnx or model.tflite)")
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export")
+    export.add_argument("--streaming", action="store_true",
+                        help="causal models (causal_c3d): export the step function, one frame and the states in, the "
+                             "output and the new states out (default file: step.onnx, step.tflite, step_savedmodel)")
     export.set_defaults(run=_export)
 
 
 def _export(arguments):
     from videokit.export import export_run
 
-    result = export_run(arguments.run_dir, arguments.format, output=arguments.output, overwrite=arguments.overwrite)
+    result = export_run(arguments.run_dir, arguments.format, output=arguments.output, overwrite=arguments.overwrite,
+                        streaming=arguments.streaming)
+    if result.streaming:
+        print(f"{result.path}: {result.format} streaming step (inputs frame and state0..state"
+              f"{len(result.state_shapes) - 1}, zeros at the start; outputs the prediction and the new states); its "
+              f"own runtime gives the Keras stream's outputs at every frame (largest difference "
+              f"{result.max_difference:.1g} on a random clip)")
+        return 0
     print(f"{result.path}: {result.format}; its own runtime gives the Keras model's outputs "
           f"(largest difference {result.max_difference:.1g} on a random clip)")
     return 0
