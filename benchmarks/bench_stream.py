@@ -13,11 +13,17 @@ The streamed answer is a running mean over every frame since the start; the
 window's is over its ``T`` frames. They coincide for the first window, which is
 the frame checked.
 
+On the TensorFlow backend the step function is also exported
+(`videokit.export`, ``streaming=True``) to each format given by ``--exported``
+and timed in its own runtime on the same frames (onnxruntime, the LiteRT
+interpreter, TensorFlow for a SavedModel), beside the Keras step.
+
 Usage:
-    python benchmarks/bench_stream.py [--window 16] [--size 112] [--frames 48]
+    python benchmarks/bench_stream.py [--window 16] [--size 112] [--frames 48] [--exported onnx,tflite]
 """
 
 import argparse
+import tempfile
 import time
 
 import keras
@@ -45,6 +51,8 @@ def main():
     parser.add_argument("--window", type=int, default=16, help="frames the naive way re-runs at every new frame")
     parser.add_argument("--size", type=int, default=112, help="frame height and width")
     parser.add_argument("--frames", type=int, default=48, help="frames of the stream timed")
+    parser.add_argument("--exported", default="onnx,tflite",
+                        help="formats whose exported step is timed too, comma-separated ('' for none; TensorFlow only)")
     arguments = parser.parse_args()
     window, frames = arguments.window, arguments.frames
     model = causal_classifier(arguments.size)
@@ -70,6 +78,30 @@ def main():
     print(f"streaming one frame at a time:        {stream_seconds * 1e3:8.2f} ms per frame")
     ratio = window_seconds / stream_seconds
     print(f"ratio {ratio:.1f}x (target >= T/2 = {window / 2:.0f}x: {'met' if ratio >= window / 2 else 'not met'})")
+    formats = [name for name in arguments.exported.split(",") if name]
+    if formats and keras.backend.backend() != "tensorflow":
+        print(f"exported steps not timed: export goes through TensorFlow, and the backend is {keras.backend.backend()}")
+        return
+    for format in formats:
+        milliseconds, difference = time_exported_step(model, format, video, window, frames)
+        print(f"exported {format + ' step:':<29}{milliseconds:8.2f} ms per frame "
+              f"(its outputs == Keras's stream to {difference:.1g})")
+
+
+def time_exported_step(model, format, video, warm_up, frames):
+    """Per-frame latency of the step exported to ``format``, run by its runtime; and its largest difference."""
+    from videokit.export import default_path, export_model, step_runner
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = export_model(model, default_path(folder, format, streaming=True), format, streaming=True)
+        run = step_runner(result.path, format)
+        states = [np.zeros((1, *shape), "float32") for shape in result.state_shapes]
+        for t in range(warm_up):
+            _, states = run(video[:, t], states)
+        started = time.perf_counter()
+        for t in range(warm_up, warm_up + frames):
+            _, states = run(video[:, t], states)
+        return (time.perf_counter() - started) / frames * 1e3, result.max_difference
 
 
 if __name__ == "__main__":

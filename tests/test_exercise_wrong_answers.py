@@ -819,6 +819,89 @@ q4_outputs = {"mean_same_zeros": [5, 7, 7, 5], "centre_same_zeros": [7, 7, 7, 7]
 ''',
         },
     },
+    "15_looking_inside_and_shipping": {
+        "q1": {
+            "no ReLU": '''
+def grad_cam(features, gradients, per_frame=False):
+    axes = (1, 2) if per_frame else (0, 1, 2)
+    weights = np.asarray(gradients).mean(axis=axes, keepdims=True)
+    return (weights * np.asarray(features)).sum(axis=-1)
+''',
+            "per_frame ignored: one set of weights for the clip": '''
+def grad_cam(features, gradients, per_frame=False):
+    weights = np.asarray(gradients).mean(axis=(0, 1, 2), keepdims=True)
+    return np.maximum((weights * np.asarray(features)).sum(axis=-1), 0.0)
+''',
+            "the ReLU on the gradients instead of the map": '''
+def grad_cam(features, gradients, per_frame=False):
+    axes = (1, 2) if per_frame else (0, 1, 2)
+    weights = np.maximum(np.asarray(gradients), 0.0).mean(axis=axes, keepdims=True)
+    return (weights * np.asarray(features)).sum(axis=-1)
+''',
+        },
+        "q2": {
+            "frozen repeats the last frame": '''
+def probe_clips(clips, order):
+    clips = np.asarray(clips)
+    return {"original": clips, "shuffled": clips[:, np.asarray(order)], "reversed": clips[:, ::-1],
+            "frozen": np.repeat(clips[:, -1:], clips.shape[1], axis=1)}
+''',
+            "reversed flips the rows, not the time": '''
+def probe_clips(clips, order):
+    clips = np.asarray(clips)
+    return {"original": clips, "shuffled": clips[:, np.asarray(order)], "reversed": clips[:, :, ::-1],
+            "frozen": np.repeat(clips[:, :1], clips.shape[1], axis=1)}
+''',
+            "the shuffle reads order the other way round (argsort)": '''
+def probe_clips(clips, order):
+    clips = np.asarray(clips)
+    return {"original": clips, "shuffled": clips[:, np.argsort(order)], "reversed": clips[:, ::-1],
+            "frozen": np.repeat(clips[:, :1], clips.shape[1], axis=1)}
+''',
+            "frozen keeps one frame only": '''
+def probe_clips(clips, order):
+    clips = np.asarray(clips)
+    return {"original": clips, "shuffled": clips[:, np.asarray(order)], "reversed": clips[:, ::-1],
+            "frozen": clips[:, :1]}
+''',
+        },
+        "q3": {
+            "looks at the frozen clips only": '''
+def uses_motion(table, margin=0.1):
+    return table["original"] - table["frozen"] > margin
+''',
+            "the mean drop instead of the largest": '''
+def uses_motion(table, margin=0.1):
+    drops = [table["original"] - table[name] for name in ("shuffled", "reversed", "frozen")]
+    return sum(drops) / 3 > margin
+''',
+            "any change counts, a gain too": '''
+def uses_motion(table, margin=0.1):
+    return any(abs(table["original"] - table[name]) > margin for name in ("shuffled", "reversed", "frozen"))
+''',
+            "the margin argument ignored": '''
+def uses_motion(table, margin=0.1):
+    return table["original"] - min(table["shuffled"], table["reversed"], table["frozen"]) > 0.1
+''',
+        },
+        "q4": {
+            "the kernel flipped (a true convolution)": '''
+def causal_step(frame, buffer, kernel, bias):
+    window = np.concatenate([buffer, np.asarray(frame)[None]], axis=0)
+    return np.einsum("jc,jcf->f", window, np.asarray(kernel)[::-1]) + bias, window[1:]
+''',
+            "newest frame first in the buffer": '''
+def causal_step(frame, buffer, kernel, bias):
+    window = np.concatenate([np.asarray(frame)[None], buffer], axis=0)
+    return np.einsum("jc,jcf->f", window[::-1], kernel) + bias, window[:-1]
+''',
+            "the buffer is never updated": '''
+def causal_step(frame, buffer, kernel, bias):
+    window = np.concatenate([buffer, np.asarray(frame)[None]], axis=0)
+    return np.einsum("jc,jcf->f", window, kernel) + bias, buffer
+''',
+        },
+    },
 }
 
 

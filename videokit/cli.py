@@ -355,11 +355,35 @@ def _add_predict(commands):
     predict.add_argument("--steps", type=int, default=8, help="frames to predict (next-frame predictors)")
     predict.add_argument("--output", type=pathlib.Path, default=None,
                          help="folder for predicted videos (default: beside each video)")
+    predict.add_argument("--stream", action="store_true",
+                         help="causal classifiers (causal_c3d): decode one VIDEO (or a camera, /dev/video0) frame by "
+                              "frame and print the top class and the latency after every frame")
     predict.set_defaults(run=_predict)
+
+
+def _predict_stream(arguments):
+    import numpy as np
+
+    from videokit import training
+
+    if len(arguments.videos) != 1:
+        raise ValueError(f"predict --stream takes one video or camera; got {len(arguments.videos)}.")
+    latencies = []
+    for frame in training.stream_video(arguments.run_dir, arguments.videos[0]):
+        latencies.append(frame.latency_ms)
+        print(f"frame {frame.index}: {frame.class_name} {frame.probability:.3f} ({frame.latency_ms:.1f} ms)",
+              flush=True)
+    if latencies:
+        print(f"{len(latencies)} frames: latency per frame mean {np.mean(latencies):.1f} ms, "
+              f"95th percentile {np.percentile(latencies, 95):.1f} ms")
+    return 0
 
 
 def _predict(arguments):
     from videokit import training
+
+    if arguments.stream:
+        return _predict_stream(arguments)
 
     results = training.predict_videos(arguments.run_dir, arguments.videos, top_k=arguments.top_k,
                                       steps=arguments.steps, output=arguments.output)
@@ -377,17 +401,27 @@ def _add_export(commands):
     export = commands.add_parser("export", help="write a trained model as SavedModel, ONNX or TFLite, checked")
     export.add_argument("run_dir", type=pathlib.Path, help="a run directory made by videokit train")
     export.add_argument("--format", required=True, choices=FORMATS,
-                        help="savedmodel (TensorFlow Serving), onnx (onnxruntime), tflite (LiteRT, 2D models)")
+                        help="savedmodel (TensorFlow Serving), onnx (onnxruntime), tflite (LiteRT, 2D models and streaming steps)")
     export.add_argument("--output", type=pathlib.Path, default=None,
                         help="file to write (default: RUN_DIR/export/savedmodel, model.onnx or model.tflite)")
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export")
+    export.add_argument("--streaming", action="store_true",
+                        help="causal models (causal_c3d): export the step function, one frame and the states in, the "
+                             "output and the new states out (default file: step.onnx, step.tflite, step_savedmodel)")
     export.set_defaults(run=_export)
 
 
 def _export(arguments):
     from videokit.export import export_run
 
-    result = export_run(arguments.run_dir, arguments.format, output=arguments.output, overwrite=arguments.overwrite)
+    result = export_run(arguments.run_dir, arguments.format, output=arguments.output, overwrite=arguments.overwrite,
+                        streaming=arguments.streaming)
+    if result.streaming:
+        print(f"{result.path}: {result.format} streaming step (inputs frame and state0..state"
+              f"{len(result.state_shapes) - 1}, zeros at the start; outputs the prediction and the new states); its "
+              f"own runtime gives the Keras stream's outputs at every frame (largest difference "
+              f"{result.max_difference:.1g} on a random clip)")
+        return 0
     print(f"{result.path}: {result.format}; its own runtime gives the Keras model's outputs "
           f"(largest difference {result.max_difference:.1g} on a random clip)")
     return 0

@@ -251,6 +251,48 @@ def read_video(
         return _decode_wanted(container, stream, index, wanted, shape, path)
 
 
+def iter_frames(source, size=None):
+    """Decode a video one frame at a time, as it comes: a file, or a camera device.
+
+    Args:
+        source: a video file, or a camera device such as ``/dev/video0``
+            (read through FFmpeg's ``v4l2`` input, on Linux).
+        size: ``(height, width)`` to resize every frame to, or ``None``.
+
+    Yields:
+        RGB frames, ``uint8`` arrays ``(height, width, 3)``, upright.
+
+    Raises:
+        VideoReadError: a missing or unreadable file or device, with one line
+            that names it.
+
+    Example:
+
+    >>> for frame in iter_frames("clip.mp4", size=(32, 32)):  # doctest: +SKIP
+    ...     print(frame.shape)
+    (32, 32, 3)
+    """
+    path = pathlib.Path(source)
+    if str(path).startswith("/dev/"):
+        if not path.exists():
+            raise VideoReadError(path, "no such camera device (is a webcam connected? try ls /dev/video*).")
+        try:
+            container = av.open(str(path), format="v4l2")
+        except (av.FFmpegError, ValueError) as error:
+            raise VideoReadError(path, f"cannot open the camera ({_reason(error)}).") from None
+    else:
+        container = _open(_checked_path(path))
+    convert = functools.partial(_to_rgb, shape=None if size is None else tuple(size), reformatter=VideoReformatter())
+    with container, _reading(path):
+        stream = _video_stream(container, path)
+        try:
+            for frame in container.decode(stream):
+                yield convert(frame)
+        except av.FFmpegError as error:
+            raise VideoReadError(path, f"decoding failed ({_reason(error)}); the file is truncated or damaged.") \
+                from None
+
+
 def frame_count(path):
     """The number of frames of a video, from its packet index (read once per file and cached; no decoding).
 

@@ -241,6 +241,17 @@ register_model(
     description="VideoMAE's ViT encoder on every tubelet, mean-pooled; imports Hugging Face checkpoints (Tong et al. 2022)",
 )
 register_model(
+    "causal_c3d",
+    task="classifier",
+    module="videokit.models.causal_conv3d",
+    builder="causal_c3d",
+    presets={
+        "paper": "C3D's layout made causal (no published causal C3D): 16x112x112 clips, 64-512 filters, 4096-unit fc, 487 classes, 31,752,423 parameters",
+        "small": "8x32x32 clips, 8-64 filters, 64-unit fc, 8 classes",
+    },
+    description="C3D made causal, MoViNet-style: causal 3D convolutions and a running mean; streams frame by frame",
+)
+register_model(
     "convlstm",
     task="predictor",
     module="videokit.models.convlstm",

@@ -398,13 +398,49 @@ def run_saved_model(path, clips):
     return np.asarray(exported.serve(clips))
 
 
-def run_tflite(path, clips):
-    """Outputs of the TFLite model at ``path`` on ``clips``, run by the LiteRT interpreter.
+def saved_model_signature(path):
+    """The ``serving_default`` signature of the SavedModel at ``path``: a function ``{input name: array} -> {output name: array}``."""
+    tf = tensorflow("running a SavedModel export")
+    exported = tf.saved_model.load(str(path))
+    signature = exported.signatures["serving_default"]
 
-    Raises ``ValueError`` when the interpreter cannot run the model: 3D
-    convolutions and pooling and recurrent loops need TensorFlow ops that plain
-    LiteRT does not have (the "Flex" delegate of a full TensorFlow build).
+    def run(inputs, owner=exported):  # ``owner`` keeps the loaded object, which owns the variables, alive
+        return {name: value.numpy() for name, value in signature(**inputs).items()}
+
+    return run
+
+
+def tflite_signature(path):
+    """The ``serving_default`` signature of the TFLite model at ``path``, run by the LiteRT interpreter.
+
+    Returns:
+        A function ``{input name: array} -> {output name: array}``.
+
+    Raises:
+        ValueError: the interpreter cannot run the model (as `run_tflite`).
     """
+    interpreter = _tflite_interpreter(path)
+    runner = interpreter.get_signature_runner("serving_default")
+
+    def run(inputs):
+        try:
+            return runner(**inputs)
+        except RuntimeError as error:
+            if "Select TensorFlow op" not in str(error):
+                raise
+            raise ValueError(_TFLITE_CANNOT) from None
+
+    return run
+
+
+_TFLITE_CANNOT = (
+    "tflite: the LiteRT interpreter cannot run this model, which needs TensorFlow ops LiteRT lacks "
+    "(3D convolutions and pooling, recurrent loops); export savedmodel or onnx instead, or use a "
+    "model of 2D layers such as early_fusion."
+)
+
+
+def _tflite_interpreter(path):
     tf = tensorflow("checking a TFLite export")
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -412,7 +448,17 @@ def run_tflite(path, clips):
         Interpreter = tf.lite.Interpreter  # noqa: N806 (the class, as TensorFlow names it)
     with warnings.catch_warnings():  # TensorFlow's copy warns that it moved to ai_edge_litert
         warnings.simplefilter("ignore", UserWarning)
-        interpreter = Interpreter(model_path=str(path))
+        return Interpreter(model_path=str(path))
+
+
+def run_tflite(path, clips):
+    """Outputs of the TFLite model at ``path`` on ``clips``, run by the LiteRT interpreter.
+
+    Raises ``ValueError`` when the interpreter cannot run the model: 3D
+    convolutions and pooling and recurrent loops need TensorFlow ops that plain
+    LiteRT does not have (the "Flex" delegate of a full TensorFlow build).
+    """
+    interpreter = _tflite_interpreter(path)
     first_input, first_output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     interpreter.resize_tensor_input(first_input["index"], clips.shape)
     try:
@@ -420,11 +466,7 @@ def run_tflite(path, clips):
     except RuntimeError as error:
         if "Select TensorFlow op" not in str(error):
             raise
-        raise ValueError(
-            "tflite: the LiteRT interpreter cannot run this model, which needs TensorFlow ops LiteRT lacks "
-            "(3D convolutions and pooling, recurrent loops); export savedmodel or onnx instead, or use a "
-            "model of 2D layers such as early_fusion."
-        ) from None
+        raise ValueError(_TFLITE_CANNOT) from None
     interpreter.set_tensor(first_input["index"], clips)
     interpreter.invoke()
     return np.asarray(interpreter.get_tensor(first_output["index"]))

@@ -14,6 +14,7 @@ _LAYER_MODULES = {
     "DividedSpaceTimeBlock": "video_transformer",
     "EdgePaddedConv3D": "edge_padded_conv3d",
     "FeatureFusion": "feature_fusion",
+    "LastFrame": "last_frame",
     "MaskedComposite": "masked_composite",
     "MultiHeadSelfAttention": "video_transformer",
     "NonLocalBlock": "nonlocal_block",

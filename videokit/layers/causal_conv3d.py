@@ -122,6 +122,33 @@ class CausalConv3D(keras.layers.Layer):
         window = ops.concatenate([buffer, ops.expand_dims(frame, 1)], axis=1)
         return self._convolve(window)[:, 0], window[:, 1:]
 
+    def packed_step(self, frame, buffer):
+        """`step` with every tensor at most 4-D, for export to mobile runtimes.
+
+        The ``k_t - 1`` buffered frames are stacked along the channels, oldest
+        first, and the window of ``k_t`` frames is convolved as one 2D
+        convolution whose kernel is the 3D kernel with time folded into its
+        input channels. It computes the same frame as `step`.
+
+        Args:
+            frame: the new input frame ``(batch, height, width, channels)``.
+            buffer: ``(batch, height, width, (k_t - 1) * channels)``, the
+                previous frames side by side along the last axis; zeros at
+                the start of a stream.
+
+        Returns:
+            ``(output_frame, new_buffer)``, both 4-D.
+        """
+        window = ops.concatenate([buffer, frame], axis=-1)
+        time, height, width = self.kernel_size
+        channels = self.kernel.shape[3]
+        kernel = ops.reshape(ops.transpose(self.kernel, (1, 2, 0, 3, 4)), (height, width, time * channels, self.filters))
+        padding = [(0, 0), ((height - 1) // 2, height // 2), ((width - 1) // 2, width // 2), (0, 0)]
+        outputs = ops.conv(ops.pad(window, padding), kernel, strides=1, padding="valid")
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs), window[..., channels:]
+
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.filters)
 

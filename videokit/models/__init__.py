@@ -13,6 +13,7 @@ _OTHER_NAMES = {
     "inflate": "inflation",
     "stream": "streaming",
     "VideoStream": "streaming",
+    "step_model": "streaming",
     "VideoGAN": "gan",
     "video_discriminator": "gan",
     "video_of": "gan",

@@ -5,9 +5,13 @@ a live stream: each new frame goes through the network once, and each layer
 keeps what it needs from the past in a state (Kondratyuk et al. 2021,
 MoViNets, for the stream buffers; Shi et al. 2015 for the ConvLSTM states):
 
-* `CausalConv3D`: a buffer of its ``k_t - 1`` previous input frames;
+* `CausalConv3D`: a buffer of its ``k_t - 1`` previous input frames, stacked
+  along the channels so that every state is at most 4-D (``(batch, height,
+  width, (k_t - 1) * channels)``: what mobile runtimes take best);
 * `ConvLSTM2D`: its hidden and cell states ``h`` and ``c``;
 * `CumulativeAverage`: a running sum and a count;
+* `LastFrame` (a clip's answer is its last frame's): nothing, every streamed
+  frame is the last one so far;
 * per-frame layers (a `Conv3D` or pooling of time extent 1, `Dense`,
   `TimeDistributed`, activations, normalisation, dropout): no state.
 
@@ -21,6 +25,10 @@ from keras import ops
 
 from videokit.layers.causal_conv3d import CausalConv3D
 from videokit.layers.cumulative_average import CumulativeAverage
+from videokit.layers.last_frame import LastFrame
+
+# The registered classifiers that `stream` runs (checked by tests/test_causal_c3d.py).
+CAUSAL_CLASSIFIERS = ("causal_c3d",)
 
 _PER_FRAME_LAYERS = (
     keras.layers.Dense,
@@ -49,7 +57,7 @@ class _Step(keras.layers.Layer):
 
     def call(self, inputs, *states):
         if isinstance(self.layer, CausalConv3D):
-            return self.layer.step(inputs, *states)
+            return self.layer.packed_step(inputs, *states)
         if isinstance(self.layer, CumulativeAverage):
             return self.layer.step(inputs, *states)
         output, new_states = self.layer.cell(inputs, list(states))  # ConvLSTM2D
@@ -67,12 +75,12 @@ class VideoStream:
     def __init__(self, model, batch_size=1):
         self.model = model
         self.batch_size = batch_size
-        self._step_model, self._state_shapes = _step_model(model)
+        self.step_model, self.state_shapes = step_model(model)
         self.reset()
 
     def reset(self):
         """Forget every frame seen so far: states back to zeros."""
-        self._states = [np.zeros((self.batch_size, *shape), "float32") for shape in self._state_shapes]
+        self._states = [np.zeros((self.batch_size, *shape), "float32") for shape in self.state_shapes]
         self.frames_seen = 0
 
     def step(self, frame):
@@ -88,7 +96,7 @@ class VideoStream:
         expected = (self.batch_size, *self.model.input_shape[2:])
         if frame.shape != expected:
             raise ValueError(f"VideoStream.step expects a frame of shape {expected}; got {frame.shape}.")
-        output, *self._states = self._step_model.predict_on_batch([frame, *self._states])
+        output, *self._states = self.step_model.predict_on_batch([frame, *self._states])
         self.frames_seen += 1
         return output
 
@@ -104,7 +112,9 @@ def stream(model, batch_size=1):
         model: a functional or sequential model that is a chain of
             `CausalConv3D`, `ConvLSTM2D`, `CumulativeAverage` and per-frame
             layers, taking clips ``(batch, time, height, width, channels)``
-            and giving one output per time step ``(batch, time, ...)``.
+            and giving one output per time step ``(batch, time, ...)``, or,
+            ended by `LastFrame` and per-frame layers (the registered
+            `causal_c3d`), one output per clip: the last frame's.
         batch_size: how many streams to run side by side.
 
     Returns:
@@ -142,7 +152,7 @@ def _chain(model):
 
 
 def _check_streamable(layer):
-    if isinstance(layer, (CausalConv3D, CumulativeAverage, *_PER_FRAME_LAYERS)):
+    if isinstance(layer, (CausalConv3D, CumulativeAverage, LastFrame, *_PER_FRAME_LAYERS)):
         return
     if isinstance(layer, keras.layers.ConvLSTM2D):
         if layer.go_backwards or not layer.return_sequences:
@@ -162,14 +172,15 @@ def _check_streamable(layer):
         )
     raise ValueError(
         f"stream cannot run layer {layer.name!r} ({type(layer).__name__}) frame by frame; expected a chain of "
-        "CausalConv3D, ConvLSTM2D, CumulativeAverage and per-frame layers."
+        "CausalConv3D, ConvLSTM2D, CumulativeAverage, LastFrame and per-frame layers."
     )
 
 
 def _state_shapes(layer, frame_shape):
     """The shapes (without batch) of the states of ``layer`` for input frames of ``frame_shape``."""
     if isinstance(layer, CausalConv3D):
-        return [(layer.buffer_frames, *frame_shape)]
+        height, width, channels = frame_shape
+        return [(height, width, layer.buffer_frames * channels)] if layer.buffer_frames else []
     if isinstance(layer, CumulativeAverage):
         return [tuple(frame_shape), (1,) * len(frame_shape)]
     if isinstance(layer, keras.layers.ConvLSTM2D):
@@ -178,18 +189,44 @@ def _state_shapes(layer, frame_shape):
     return []
 
 
-def _step_model(model):
-    """A model ``[frame, *states] -> [output, *new_states]`` that shares ``model``'s weights."""
-    frame = keras.Input(model.input_shape[2:])
+def step_model(model):
+    """The step function of a causal model, as a model that shares its weights.
+
+    Args:
+        model: a causal model, as `stream` takes.
+
+    Returns:
+        ``(step, state_shapes)``: a `keras.Model` ``[frame, *states] ->
+        [output, *new_states]`` (frames ``(batch, height, width, channels)``,
+        every state at most 4-D) and the shapes of the states without the
+        batch axis, all zeros at the start of a stream. This is what
+        `videokit.export` writes for a streaming model.
+
+    Raises:
+        ValueError: as `stream`.
+    """
+    frame = keras.Input(model.input_shape[2:], name="frame")
     hidden, state_inputs, state_outputs, shapes = frame, [], [], []
     for layer in _chain(model):
-        layer_shapes = _state_shapes(layer, tuple(hidden.shape[1:]))
-        if not layer_shapes:  # a per-frame layer: apply it to a clip of one frame
-            hidden = layer(ops.expand_dims(hidden, 1))[:, 0]
+        if isinstance(layer, LastFrame):  # a streamed frame is the last one so far
             continue
-        states = [keras.Input(shape) for shape in layer_shapes]
+        layer_shapes = _state_shapes(layer, tuple(hidden.shape[1:]))
+        if not layer_shapes:
+            hidden = _per_frame(layer, hidden)
+            continue
+        states = [keras.Input(shape, name=f"state{len(shapes) + index}") for index, shape in enumerate(layer_shapes)]
         hidden, *new_states = _Step(layer)(hidden, *states)
         state_inputs += states
         state_outputs += new_states
         shapes += layer_shapes
     return keras.Model([frame, *state_inputs], [hidden, *state_outputs]), shapes
+
+
+def _per_frame(layer, frame):
+    """A stateless layer on one frame, with 4-D operations where the layer has a 2D equivalent."""
+    if isinstance(layer, keras.layers.TimeDistributed):
+        return layer.layer(frame)
+    if isinstance(layer, (keras.layers.MaxPooling3D, keras.layers.AveragePooling3D)):
+        pool = keras.layers.MaxPooling2D if isinstance(layer, keras.layers.MaxPooling3D) else keras.layers.AveragePooling2D
+        return pool(layer.pool_size[1:], layer.strides[1:], layer.padding, name=f"{layer.name}_frame")(frame)
+    return layer(ops.expand_dims(frame, 1))[:, 0]  # apply it to a clip of one frame

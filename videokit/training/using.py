@@ -100,3 +100,74 @@ def predict_videos(run_dir, paths, *, top_k=3, steps=8, output=None):
     task = task_for(config)
     return [task.predict_video(model, task.clip_from_video(path), path, run_dir, top_k=top_k, steps=steps,
                                output=output) for path in paths]
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamedFrame:
+    """One frame of `stream_video`: the top class after it and how long the step took.
+
+    Attributes:
+        index: the frame's number, from 0.
+        class_name: the top class after this frame.
+        probability: its probability.
+        latency_ms: the model's step on this frame, in milliseconds (decoding not included).
+    """
+
+    index: int
+    class_name: str
+    probability: float
+    latency_ms: float
+
+
+def stream_video(run_dir, source):
+    """Classify a video file or a camera frame by frame with a causal classifier run.
+
+    Each decoded frame is resized to the run's clip size and pushed through
+    `videokit.models.stream`; the answer after frame ``t`` is the model's on
+    frames ``0..t``, computed from that one frame and the layers' buffers.
+
+    Args:
+        run_dir: a run of a causal classifier (``causal_c3d``).
+        source: a video file, or a camera device such as ``/dev/video0``.
+
+    Yields:
+        A `StreamedFrame` per frame.
+
+    Raises:
+        ValueError: the run is not a classifier, or its model cannot stream
+            (one line naming the registered causal classifiers); the source
+            cannot be read (`videokit.io.VideoReadError`).
+    """
+    import json
+    import time
+
+    import numpy as np
+
+    from videokit import io, registry
+    from videokit.models.streaming import CAUSAL_CLASSIFIERS, stream
+
+    config, model = load_run(run_dir)
+    task = registry.get_model(config.model).task
+    if task != "classifier":
+        raise ValueError(f"{run_dir}: predict --stream takes classifier runs; {config.model} is a {task}.")
+    try:
+        live = stream(model)
+    except ValueError:
+        raise ValueError(
+            f"{run_dir}: predict --stream needs a causal model and {config.model} is not one (it looks at later "
+            f"frames); the registered causal classifiers are: {', '.join(CAUSAL_CLASSIFIERS)}."
+        ) from None
+    class_names = json.loads((pathlib.Path(run_dir) / "classes.json").read_text())
+    channels = model.input_shape[-1]
+    live.step(np.zeros((1, *model.input_shape[2:]), "float32"))  # warm-up (tracing) before the first timing
+    live.reset()
+    _, height, width = config.clip
+    for index, frame in enumerate(io.iter_frames(source, size=(height, width))):
+        frame = frame.astype("float32") / 255.0
+        if channels == 1:
+            frame = frame.mean(axis=-1, keepdims=True)
+        started = time.perf_counter()
+        probabilities = live.step(frame[None])[0]
+        latency = (time.perf_counter() - started) * 1e3
+        best = int(np.argmax(probabilities))
+        yield StreamedFrame(index, class_names[best], float(probabilities[best]), latency)
