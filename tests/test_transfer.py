@@ -150,3 +150,24 @@ def test_the_backbone_moves_only_after_unfreezing_and_a_resumed_run_unfreezes_it
           tmp_path / "straight", verbose=0)  # the same in one run: unfrozen between its epochs 1 and 2
     assert "epoch 2: backbone unfrozen" in capsys.readouterr().out
     assert json.loads((tmp_path / "straight" / "state.json").read_text())["frozen"] == "none"
+
+
+def test_the_preset_is_one_the_model_has():
+    assert RunConfig(model="r3d", preset="torchvision").preset == "torchvision"
+    with pytest.raises(ValueError, match="c3d has the presets paper, small; got preset 'torchvision'"):
+        RunConfig(model="c3d", preset="torchvision")
+
+
+@pytest.mark.slow  # two full-width R3D-18s
+def test_weights_imported_in_torchvisions_layout_fill_every_layer_of_a_torchvision_preset_model():
+    from videokit.models import r3d
+
+    def torchvision_r3d(seed):
+        keras.utils.set_random_seed(seed)
+        return r3d(input_shape=(4, 32, 32, 3), num_classes=5, preset="torchvision")
+
+    imported, model = torchvision_r3d(1), torchvision_r3d(2)
+    copied, skipped = transfer.initialise_from(model, imported)
+    assert not skipped and "stem_conv" in copied and "predictions" in copied
+    clips = CLIPS[:, :4]
+    np.testing.assert_allclose(model.predict(clips, verbose=0), imported.predict(clips, verbose=0), atol=1e-6)

@@ -166,7 +166,9 @@ def _add_train(commands):
     train.add_argument("--batch-size", type=int, default=16, help="clips per batch per device")
     train.add_argument("--clip", default="8x32x32", help="FRAMESxHEIGHTxWIDTH fed to the model")
     train.add_argument("--samples", type=int, default=1600, help="clips to generate for synthetic data")
-    train.add_argument("--preset", default="small", choices=("small", "paper"), help="model size")
+    train.add_argument("--preset", default="small",
+                       help="the model's preset: small, paper, or another it has (videokit models lists them; "
+                            "torchvision for weights imported from torchvision)")
     train.add_argument("--precision", default="float32", choices=PRECISIONS,
                        help="Keras dtype policy; mixed_float16 needs a GPU on TensorFlow, mixed_bfloat16 runs anywhere")
     train.add_argument("--jit", action="store_true", help="compile the training step with XLA")

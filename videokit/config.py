@@ -29,7 +29,9 @@ class RunConfig:
         batch_size: clips per batch.
         clip: ``(frames, height, width)`` of the clips fed to the model.
         samples: clips to generate for synthetic data.
-        preset: the model builder's preset, ``"small"`` or ``"paper"``.
+        preset: the model builder's preset: ``"small"``, ``"paper"`` or another
+            the model has (``"torchvision"`` for the video ResNets, to fine-tune
+            weights imported from torchvision).
         precision: Keras dtype policy.
         jit: compile the training step with XLA.
         strategy: ``"none"``, ``"mirrored"`` (data parallel on all devices)
@@ -101,6 +103,9 @@ class RunConfig:
         self.clip = tuple(int(size) for size in self.clip)
         if self.model not in MODEL_NAMES:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}.")
+        presets = registry.get_model(self.model).presets
+        if self.preset not in presets:
+            raise ValueError(f"{self.model} has the presets {', '.join(presets)}; got preset {self.preset!r}.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}.")
         if self.strategy not in STRATEGIES:
