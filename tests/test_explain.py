@@ -224,6 +224,55 @@ def test_grad_cam_says_which_layer_it_needs():
         explain.grad_cam(model, np.zeros((1, 5, 4, 4, 1)), layer_name=flatten)
 
 
+# ----------------------------------------------------------- attention maps
+
+
+def _uniform_last_attention(model, attention_names):
+    """Zero the last block's query and key projections: every query then attends equally to every key."""
+    from videokit.layers import DividedSpaceTimeBlock, TransformerBlock
+
+    block = [layer for layer in model.layers if isinstance(layer, (DividedSpaceTimeBlock, TransformerBlock))][-1]
+    for name in attention_names:
+        attention = getattr(block, name)
+        for dense in (attention.query_dense, attention.key_dense):
+            dense.set_weights([np.zeros_like(weight) for weight in dense.get_weights()])
+
+
+def test_attention_maps_of_uniform_divided_attention_give_every_patch_one_share():
+    from videokit.models import timesformer
+
+    keras.utils.set_random_seed(0)
+    model = timesformer(preset="small")  # 8x32x32 clips, 8x8 patches: 16 patches and the class token per frame
+    _uniform_last_attention(model, ["spatial_attention"])
+    clips = np.random.default_rng(0).random((2, 8, 32, 32, 3), dtype=np.float32)
+    maps = explain.attention_maps(model, clips, upsample=False)
+    assert maps.shape == (2, 8, 4, 4)
+    np.testing.assert_allclose(maps, 1 / 17, rtol=1e-5)
+    assert explain.attention_maps(model, clips[0]).shape == (8, 32, 32)
+    method, heatmap = explain._explanation(model, clips[0], class_index=0)  # what videokit explain draws
+    assert method == "attention" and heatmap.shape == (8, 32, 32)
+
+
+def test_attention_maps_of_a_joint_model_without_class_token_average_what_each_token_receives():
+    from videokit.models import videomae_classifier
+
+    keras.utils.set_random_seed(0)
+    model = videomae_classifier(preset="small")  # 2x8x8 tubelets of 8x32x32 clips: a 4x4x4 grid
+    clips = np.random.default_rng(1).random((2, 8, 32, 32, 3), dtype=np.float32)
+    maps = explain.attention_maps(model, clips, upsample=False)
+    assert maps.shape == (2, 4, 4, 4) and np.all(maps > 0)
+    np.testing.assert_allclose(maps.sum(axis=(1, 2, 3)), 1.0, rtol=1e-5)  # each query's row sums to 1
+    _uniform_last_attention(model, ["attention"])
+    np.testing.assert_allclose(explain.attention_maps(model, clips, upsample=False), 1 / 64, rtol=1e-5)
+
+
+def test_attention_maps_say_what_model_they_need():
+    with pytest.raises(ValueError, match="expects a video transformer"):
+        from videokit.models import c3d
+
+        explain.attention_maps(c3d(preset="small"), np.zeros((1, 8, 32, 32, 3), "float32"))
+
+
 # ------------------------------------------------------------------ overlay
 
 
@@ -264,6 +313,6 @@ def test_videokit_explain_prints_the_top_class_and_draws_the_grad_cam(tmp_path):
     video, answer = result.stdout.strip().splitlines()[-1].split(": ", 1)
     class_name, probability = answer.split(";")[0].split()
     assert video == "clip.mp4" and class_name in names and 0 < float(probability) <= 1
-    assert (tmp_path / "pictures" / "clip.explain.png").stat().st_size > 0
+    assert (tmp_path / "pictures" / "clip.explain.png").stat().st_size > 0 and "Grad-CAM drawn in" in answer
     refused = videokit("explain", "nowhere", "clip.mp4")
     assert refused.returncode == 2 and "not a videokit run directory" in refused.stderr.splitlines()[-1]

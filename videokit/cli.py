@@ -471,7 +471,7 @@ def _explain(arguments):
     from videokit import explain
 
     result = explain.explain_video(arguments.run_dir, arguments.video, output=arguments.output)
-    print(f"{arguments.video}: {result['class']} {result['probability']:.3f}; Grad-CAM drawn in {result['picture']}")
+    print(f"{arguments.video}: {result['class']} {result['probability']:.3f}; {result['method']} drawn in {result['picture']}")
     return 0
 
 

@@ -7,6 +7,8 @@
   class probability drops: which frames matter.
 * `grad_cam` weights a convolution layer's feature maps by the gradient of the
   class score (Selvaraju et al. 2017): where (and when) the evidence is.
+* `attention_maps` reads a video transformer's last attention: how much the
+  class token (or, without one, every token) attends to each patch of each frame.
 * `overlay` blends those maps onto the clips for `videokit.viz.frame_grid` or
   `videokit.viz.animate`.
 
@@ -358,6 +360,67 @@ def _resize_axis(array, axis, new_size):
     return np.take(array, below, axis=axis) * (1 - fraction) + np.take(array, above, axis=axis) * fraction
 
 
+# ----------------------------------------------------------- attention maps
+
+
+def attention_maps(model, clips, *, upsample=True):
+    """Where a video transformer's last attention looks, patch by patch and frame by frame.
+
+    The model's last `videokit.layers.DividedSpaceTimeBlock` or
+    `videokit.layers.TransformerBlock` is run on its input with
+    ``return_attention_scores=True`` and its maps are averaged over the heads:
+
+    * divided space-time attention (TimeSformer): the class token's spatial
+      attention to each patch of each frame (its copy in that frame's sequence);
+    * joint attention with a class token: the class token's row of the map;
+    * joint attention without one (VideoMAE's mean-pooled classifier): the
+      attention each token receives, averaged over all queries.
+
+    The token grid comes from the model's `videokit.layers.TubeletEmbedding`.
+
+    Args:
+        model: a functional video transformer (``timesformer``,
+            ``videomae_classifier``) whose blocks are each called once.
+        clips: one clip ``(T, H, W, C)`` or a batch ``(N, T, H, W, C)``,
+            scaled as the model expects.
+        upsample: resize the maps from the token grid ``(n_t, n_h, n_w)`` to the
+            clip's ``(T, H, W)`` (as `grad_cam` does).
+
+    Returns:
+        A float array ``(N, T, H, W)`` (``(N, n_t, n_h, n_w)`` without
+        ``upsample``) of attention weights; for one clip ``(T, H, W)``.
+
+    Example:
+
+    >>> maps = attention_maps(timesformer(preset="small"), clips)  # doctest: +SKIP
+    >>> videokit.viz.frame_grid(overlay(clips, maps))  # doctest: +SKIP
+    """
+    from videokit.layers import DividedSpaceTimeBlock, TransformerBlock, TubeletEmbedding
+
+    clips = np.asarray(clips, dtype="float32")
+    single = clips.ndim == 4
+    clips = _check_clips(clips[None] if single else clips, "attention_maps")
+    blocks = [layer for layer in model.layers if isinstance(layer, (DividedSpaceTimeBlock, TransformerBlock))]
+    embeddings = [layer for layer in model.layers if isinstance(layer, TubeletEmbedding)]
+    if not blocks or len(embeddings) != 1:
+        raise ValueError(f"attention_maps expects a video transformer with one TubeletEmbedding and attention "
+                         f"blocks at its top level (timesformer, videomae_classifier); {model.name} has "
+                         f"{len(embeddings)} embeddings and {len(blocks)} blocks.")
+    block = blocks[-1]
+    grid = embeddings[0].grid_shape(clips.shape)
+    _, maps = block(keras.Model(model.input, block.input)(clips), return_attention_scores=True)
+    if isinstance(block, DividedSpaceTimeBlock):
+        weights = ops.convert_to_numpy(maps[1])[:, :, :, 0, 1:].mean(axis=2)  # (N, frames, patches)
+    else:
+        maps = ops.convert_to_numpy(maps).mean(axis=1)  # (N, queries, keys)
+        has_class_token = maps.shape[-1] == int(np.prod(grid)) + 1
+        weights = maps[:, 0, 1:] if has_class_token else maps.mean(axis=1)
+    weights = weights.reshape(len(clips), *grid)
+    if upsample:
+        weights = _resize(weights, clips.shape[1:4])
+    return weights[0] if single else weights
+
+
 # ------------------------------------------------------------------ overlay
 
 
@@ -418,7 +481,10 @@ def _check_clips(clips, caller):
 
 
 def explain_video(run_dir, path, *, output=None, max_frames=8):
-    """Classify a video file with a classifier run and draw where its top class is (Grad-CAM).
+    """Classify a video file with a classifier run and draw where its top class is.
+
+    Convolutional models get Grad-CAM (`grad_cam`), video transformers their
+    last attention (`attention_maps`).
 
     Args:
         run_dir: a finished classifier run (made by ``videokit train``).
@@ -427,9 +493,9 @@ def explain_video(run_dir, path, *, output=None, max_frames=8):
         max_frames: frames drawn in the picture, evenly spaced.
 
     Returns:
-        A dict: ``class`` (the top class's name), ``probability`` and
-        ``picture`` (the path of the frame grid: the clip with its Grad-CAM
-        overlay under it).
+        A dict: ``class`` (the top class's name), ``probability``,
+        ``picture`` (the path of the frame grid: the clip with its heatmap
+        overlay under it) and ``method`` (``"Grad-CAM"`` or ``"attention"``).
 
     Example:
 
@@ -453,11 +519,21 @@ def explain_video(run_dir, path, *, output=None, max_frames=8):
     probabilities = model.predict(clip[None], verbose=0)[0]
     top = int(np.argmax(probabilities))
     class_name = json.loads((pathlib.Path(run_dir) / "classes.json").read_text())[top]
-    blended = overlay(clip, grad_cam(model, clip, class_index=top))
+    method, heatmap = _explanation(model, clip, top)
+    blended = overlay(clip, heatmap)
     folder = pathlib.Path(output) if output is not None else pathlib.Path(path).parent
     folder.mkdir(parents=True, exist_ok=True)
     picture = folder / f"{pathlib.Path(path).stem}.explain.png"
     rgb_clip = np.broadcast_to(clip, clip.shape[:3] + (3,))
     plt.close(viz.frame_grid(np.stack([rgb_clip, blended]), max_frames=max_frames,
-                             titles=["clip", f"Grad-CAM\n{class_name}"], path=picture))
-    return {"class": class_name, "probability": float(probabilities[top]), "picture": picture}
+                             titles=["clip", f"{method}\n{class_name}"], path=picture))
+    return {"class": class_name, "probability": float(probabilities[top]), "picture": picture, "method": method}
+
+
+def _explanation(model, clip, class_index):
+    """``(name, heatmap)``: a transformer's attention maps, Grad-CAM for the convolutional models."""
+    from videokit.layers import DividedSpaceTimeBlock, TransformerBlock
+
+    if any(isinstance(layer, (DividedSpaceTimeBlock, TransformerBlock)) for layer in model.layers):
+        return "attention", attention_maps(model, clip)
+    return "Grad-CAM", grad_cam(model, clip, class_index=class_index)
