@@ -459,7 +459,7 @@ def _import_weights(arguments):
 
 
 def _add_explain(commands):
-    explain = commands.add_parser("explain", help="classify a video and draw where the top class is (Grad-CAM)")
+    explain = commands.add_parser("explain", help="classify a video and draw where the top class is (Grad-CAM, or a transformer's attention)")
     explain.add_argument("run_dir", type=pathlib.Path, help="a classifier run directory made by videokit train")
     explain.add_argument("video", type=pathlib.Path, help="a video file")
     explain.add_argument("--output", type=pathlib.Path, default=None,
