@@ -16,7 +16,9 @@ its runtime, carrying the states, and compares every frame's output with the
 Keras stream's.
 """
 
+import contextlib
 import dataclasses
+import io
 import pathlib
 import shutil
 import tempfile
@@ -219,7 +221,9 @@ def _check_format(format):
 
 def _write(model, path, format):
     try:
-        with warnings.catch_warnings():  # the converters' own deprecation notices are not the user's business
+        # The converters' deprecation notices and the lines some Keras releases print despite verbose=False
+        # (3.13's LiteRT export: "Saved artifact at ...") are not the user's business.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore", FutureWarning)
             model.export(str(path), format=_KERAS_FORMATS[format], verbose=False)
     except ImportError as error:
